@@ -1,0 +1,75 @@
+"""Turn conversations into the model's input arrays; the one layout shared by training and runtime.
+
+Training imports this module too, so the PyTorch model and the ONNX graph see byte-identical
+inputs: that is what the parity tests rest on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from .normalize import normalize_text
+
+
+@dataclass(frozen=True)
+class Batch:
+    input_ids: np.ndarray  # [N, T] int64, one row per distinct message text in the batch
+    attention_mask: np.ndarray  # [N, T] int64
+    message_index: np.ndarray  # [B, M] int64, row of input_ids for each message
+    message_mask: np.ndarray  # [B, M] int64
+    author_slot: np.ndarray  # [B, M] int64
+
+    def feeds(self) -> dict[str, np.ndarray]:
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
+                "message_index": self.message_index, "message_mask": self.message_mask,
+                "author_slot": self.author_slot}
+
+
+def author_slots(authors: Sequence[str], slots: int) -> list[int]:
+    """Each author's order of first appearance (0, 1, ...), the last slot shared by the rest."""
+    order: dict[str, int] = {}
+    for a in authors:
+        order.setdefault(a, len(order))
+    return [min(order[a], slots - 1) for a in authors]
+
+
+class MessageTokenizer:
+    """The tokenizer.json of the base model, normalising obfuscation and truncating each message."""
+
+    def __init__(self, tokenizer_path: str, *, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self.max_length = max_length
+        self._tokenizer = Tokenizer.from_file(str(tokenizer_path))
+        self._tokenizer.enable_truncation(max_length=max_length)
+        self._tokenizer.no_padding()
+
+    def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        encodings = self._tokenizer.encode_batch([normalize_text(t) for t in texts])
+        width = max((len(e.ids) for e in encodings), default=1)
+        ids = np.zeros((len(encodings), width), dtype=np.int64)
+        mask = np.zeros((len(encodings), width), dtype=np.int64)
+        for row, e in enumerate(encodings):
+            ids[row, : len(e.ids)] = e.ids
+            mask[row, : len(e.ids)] = 1
+        return ids, mask
+
+
+def build_batch(conversations: Sequence[Sequence[tuple[str, str]]], tokenizer: MessageTokenizer, *,
+                author_slot_count: int) -> Batch:
+    """Lay out conversations of (author, text) pairs; repeated texts are encoded once."""
+    rows: dict[str, int] = {}
+    width = max(len(c) for c in conversations)
+    index = np.zeros((len(conversations), width), dtype=np.int64)
+    mask = np.zeros((len(conversations), width), dtype=np.int64)
+    slots = np.zeros((len(conversations), width), dtype=np.int64)
+    for b, conversation in enumerate(conversations):
+        for m, (_, text) in enumerate(conversation):
+            index[b, m] = rows.setdefault(text, len(rows))
+            mask[b, m] = 1
+        slots[b, : len(conversation)] = author_slots([a for a, _ in conversation], author_slot_count)
+    ids, attention = tokenizer.encode(list(rows))
+    return Batch(ids, attention, index, mask, slots)

@@ -1,0 +1,285 @@
+"""The front door: load a model once, score conversations, get SPEC section 3 results back.
+
+    from lureguard import Detector
+    detector = Detector.load()                      # the shipped model
+    results = detector.score([{"id": "c1", "messages": [...]}, ...])
+    results[0].risk, results[0].evidence, results[0].to_dict()
+
+Scoring is thread-safe: one ONNX Runtime session serves every thread, and nothing else is shared.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .artifacts import MODEL_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE, load_model_config
+from .batching import MessageTokenizer, build_batch
+from .conversation import Conversation, ReadError, parse_conversation
+from .taxonomy import TACTIC_IDS
+
+OUTPUT_NAMES = ("tactic_logits", "risk_logits", "actor_logits")
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+@dataclass(frozen=True)
+class Evidence:
+    index: int
+    author: str
+    tactics: dict[str, float]
+    text: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"index": self.index, "author": self.author, "tactics": self.tactics}
+        if self.text is not None:
+            out["text"] = self.text
+        return out
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """One conversation's verdict, shaped as SPEC section 3."""
+
+    id: str
+    risk: float
+    flagged: bool
+    tactics: dict[str, float]
+    evidence: list[Evidence]
+    actors: dict[str, float]
+    first_flag_index: int | None
+    model: str
+    meta: Mapping[str, Any] | None = None
+    message_risk: list[float] = field(default_factory=list, repr=False)  # risk after each message
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"id": self.id, "risk": self.risk, "flagged": self.flagged, "tactics": self.tactics,
+                               "evidence": [e.to_dict() for e in self.evidence], "actors": self.actors,
+                               "first_flag_index": self.first_flag_index, "model": self.model}
+        if self.meta is not None:
+            out["meta"] = dict(self.meta)
+        return out
+
+
+@dataclass(frozen=True)
+class MessageScores:
+    """Calibrated per-message outputs of one conversation, before thresholds are applied."""
+
+    tactics: np.ndarray  # [n, 11]
+    risk: np.ndarray  # [n] risk of the conversation after each message
+    actor: np.ndarray  # [n] the author of each message pursues the pattern
+
+
+def _round(x: float) -> float:
+    return float(round(float(x), 4))
+
+
+class Detector:
+    """A loaded lureguard model. Create with ``Detector.load()``; reuse it for every call."""
+
+    def __init__(self, model_dir: str | Path, *, threads: int | None = None,
+                 operating_point: str = "balanced", verify: bool = True,
+                 providers: Sequence[str] = ("CPUExecutionProvider",)) -> None:
+        import onnxruntime as ort
+
+        if operating_point not in OPERATING_POINTS:
+            raise ValueError(f"operating_point must be one of {', '.join(OPERATING_POINTS)}, got {operating_point!r}")
+        self.model_dir = Path(model_dir)
+        self.config = load_model_config(self.model_dir, verify=verify)
+        self.operating_point = operating_point
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self._session = ort.InferenceSession(str(self.model_dir / MODEL_FILE), options, providers=list(providers))
+        self._inputs = {i.name for i in self._session.get_inputs()}
+        self.tokenizer = MessageTokenizer(str(self.model_dir / TOKENIZER_FILE), max_length=self.config.max_length)
+        platt = self.config.calibration
+        self._scale = {k: np.float32(v["scale"]) for k, v in platt.items()}
+        self._bias = {k: np.float32(v["bias"]) for k, v in platt.items()}
+        self._tactic_scale = np.array([platt[t]["scale"] for t in TACTIC_IDS], dtype=np.float32)
+        self._tactic_bias = np.array([platt[t]["bias"] for t in TACTIC_IDS], dtype=np.float32)
+        self._tactic_threshold = np.array([self.config.tactic_thresholds[t] for t in TACTIC_IDS])
+
+    @classmethod
+    def load(cls, model_dir: str | Path | None = None, **options: Any) -> "Detector":
+        """The model at ``model_dir``, or the one shipped inside the package."""
+        return cls(model_dir or SHIPPED_MODEL_DIR, **options)
+
+    @property
+    def name(self) -> str:
+        return f"lureguard-{self.config.version}"
+
+    @property
+    def threshold(self) -> float:
+        return float(self.config.thresholds[self.operating_point])
+
+    # -- raw model -----------------------------------------------------------------------------
+
+    def _windows(self, n: int) -> list[tuple[int, int, int]]:
+        """(start, end, first message this window answers for) covering n messages.
+
+        Conversations longer than ``max_messages`` are read in windows of that size with half-window
+        stride; each message takes its scores from the window that gives it the most preceding context
+        that still contains it, so cost stays linear and every message sees at least half a window.
+        """
+        w = self.config.max_messages
+        if n <= w:
+            return [(0, n, 0)]
+        stride = max(1, w // 2)
+        out = [(0, w, 0)]
+        start = stride
+        while start + w - stride < n:
+            out.append((start, min(start + w, n), start + w - stride))
+            start += stride
+        return out
+
+    def message_scores(self, conversations: Sequence[Sequence[tuple[str, str]]], *,
+                       calibrated: bool = True) -> list[MessageScores]:
+        """Per-message scores for conversations given as (author, text) pairs; logits when not calibrated."""
+        pieces: list[tuple[int, int, int, int]] = []  # (conversation, start, end, answers_from)
+        for c, conv in enumerate(conversations):
+            for start, end, first in self._windows(len(conv)):
+                pieces.append((c, start, end, first))
+        tactic = [np.zeros((len(conv), len(TACTIC_IDS)), np.float32) for conv in conversations]
+        risk = [np.zeros(len(conv), np.float32) for conv in conversations]
+        actor = [np.zeros(len(conv), np.float32) for conv in conversations]
+        if pieces:
+            batch = build_batch([conversations[c][s:e] for c, s, e, _ in pieces], self.tokenizer,
+                                author_slot_count=self.config.author_slots)
+            feeds = {k: v for k, v in batch.feeds().items() if k in self._inputs}
+            t_out, r_out, a_out = self._session.run(list(OUTPUT_NAMES), feeds)
+            for row, (c, s, e, first) in enumerate(pieces):
+                keep = slice(first - s, e - s)
+                tactic[c][first:e] = t_out[row, keep]
+                risk[c][first:e] = r_out[row, keep]
+                actor[c][first:e] = a_out[row, keep]
+        if not calibrated:
+            return [MessageScores(t, r, a) for t, r, a in zip(tactic, risk, actor)]
+        # Platt scaling fitted on validation; monotone, so the running maximum of calibrated risk is
+        # the calibration of the running maximum that was fitted.
+        return [MessageScores(_sigmoid(t * self._tactic_scale + self._tactic_bias),
+                              _sigmoid(r * self._scale["risk"] + self._bias["risk"]),
+                              _sigmoid(a * self._scale["actor"] + self._bias["actor"]))
+                for t, r, a in zip(tactic, risk, actor)]
+
+    # -- results -------------------------------------------------------------------------------
+
+    def _result(self, conv: Conversation, scores: MessageScores, *, include_text: bool) -> ScanResult:
+        threshold = self.threshold
+        running = np.maximum.accumulate(scores.risk)  # a conversation once flagged stays flagged
+        risk = float(running[-1])
+        crossed = np.flatnonzero(running >= threshold)
+        evidence = []
+        passing = scores.tactics >= self._tactic_threshold
+        for i in np.flatnonzero(passing.any(axis=1)):
+            message = conv.messages[i]
+            evidence.append(Evidence(
+                index=int(i), author=message.author,
+                tactics={TACTIC_IDS[t]: _round(scores.tactics[i, t]) for t in np.flatnonzero(passing[i])},
+                text=message.text if include_text else None))
+        actors: dict[str, float] = {}
+        for i, message in enumerate(conv.messages):
+            actors[message.author] = max(actors.get(message.author, 0.0), _round(scores.actor[i]))
+        return ScanResult(
+            id=conv.id, risk=_round(risk), flagged=risk >= threshold,
+            tactics={t: _round(scores.tactics[:, k].max()) for k, t in enumerate(TACTIC_IDS)},
+            evidence=evidence, actors=actors,
+            first_flag_index=int(crossed[0]) if crossed.size else None, model=self.name, meta=conv.meta,
+            message_risk=[_round(x) for x in running])
+
+    def score(self, conversations: Iterable[Conversation | Mapping[str, Any]], *, include_text: bool = True,
+              batch_messages: int = 512) -> list[ScanResult]:
+        """Score conversations (Conversation objects or SPEC dicts); one result each, in order.
+
+        Raises ``ValueError`` naming the problem for a dict that breaks the format; use ``lureguard.scan``
+        to turn bad input into error records instead.
+        """
+        parsed = [_as_conversation(c) for c in conversations]
+        results: list[ScanResult] = []
+        for chunk in _chunks_by_messages(parsed, batch_messages):
+            scores = self.message_scores([[(m.author, m.text) for m in c.messages] for c in chunk])
+            results.extend(self._result(c, s, include_text=include_text) for c, s in zip(chunk, scores))
+        return results
+
+    def score_one(self, conversation: Conversation | Mapping[str, Any], **options: Any) -> ScanResult:
+        return self.score([conversation], **options)[0]
+
+    def score_messages(self, texts: Sequence[str]) -> list[dict[str, float]]:
+        """Tactic scores of single messages, each read alone (no conversation context)."""
+        scores = self.message_scores([[("user", t)] for t in texts])
+        return [{t: _round(s.tactics[0, k]) for k, t in enumerate(TACTIC_IDS)} for s in scores]
+
+    def stream(self, conversation_id: str = "live", *, meta: Mapping[str, Any] | None = None) -> "LiveConversation":
+        """An incremental scorer: add messages as they arrive and read the risk after each."""
+        return LiveConversation(self, conversation_id, meta)
+
+
+class LiveConversation:
+    """The early-warning path: messages one at a time, a result after each.
+
+    Each update re-reads only the last context window (``max_messages``), so a message costs the same
+    at message 5 and at message 5,000.
+    """
+
+    def __init__(self, detector: Detector, conversation_id: str, meta: Mapping[str, Any] | None) -> None:
+        self._detector = detector
+        self._id = conversation_id
+        self._meta = meta
+        self._messages: list[tuple[str, str]] = []
+        self._peak = 0.0
+        self._first_flag: int | None = None
+        self._authors: dict[str, float] = {}
+
+    def add(self, author: str, text: str) -> ScanResult:
+        self._messages.append((author, text))
+        window = self._messages[-self._detector.config.max_messages:]
+        offset = len(self._messages) - len(window)
+        scores = self._detector.message_scores([window])[0]
+        conv = Conversation(id=self._id, messages=tuple(_message(a, t) for a, t in window), meta=self._meta)
+        result = self._detector._result(conv, scores, include_text=True)
+        self._peak = max(self._peak, float(scores.risk[-1]))
+        if self._first_flag is None and self._peak >= self._detector.threshold:
+            self._first_flag = len(self._messages) - 1
+        self._authors[author] = max(self._authors.get(author, 0.0), _round(scores.actor[-1]))
+        return ScanResult(
+            id=self._id, risk=_round(self._peak), flagged=self._peak >= self._detector.threshold,
+            tactics=result.tactics,
+            evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
+            actors=dict(self._authors), first_flag_index=self._first_flag, model=self._detector.name,
+            meta=self._meta)
+
+
+def _message(author: str, text: str):
+    from .conversation import Message
+
+    return Message(author=author, text=text)
+
+
+def _as_conversation(obj: Conversation | Mapping[str, Any]) -> Conversation:
+    if isinstance(obj, Conversation):
+        return obj
+    record = parse_conversation(dict(obj) if isinstance(obj, Mapping) else obj)
+    if isinstance(record, ReadError):
+        raise ValueError(f"conversation {record.id or '(no id)'}: {record.error}")
+    return record
+
+
+def _chunks_by_messages(conversations: Sequence[Conversation], budget: int) -> Iterable[list[Conversation]]:
+    chunk: list[Conversation] = []
+    size = 0
+    for conv in conversations:
+        if chunk and size + len(conv.messages) > budget:
+            yield chunk
+            chunk, size = [], 0
+        chunk.append(conv)
+        size += len(conv.messages)
+    if chunk:
+        yield chunk

