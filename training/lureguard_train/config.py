@@ -14,7 +14,7 @@ class TrainConfig:
     shared_data: str | None = "../shared/data"  # real benign chat; None trains on the corpus alone
     out_dir: str = "runs/latest"
     seed: int = 13
-    max_length: int = 64  # tokens per message; longer messages keep their head
+    max_length: int = 48  # tokens per message; longer messages keep their head
     max_messages: int = 48  # messages per training window
     author_slots: int = 4
     context_dim: int = 256
@@ -29,7 +29,7 @@ class TrainConfig:
     warmup_ratio: float = 0.06
     benign_per_epoch: int = 2500  # real benign conversations sampled afresh each epoch
     benign_validation: int = 800
-    freeze_encoder_layers: int = 0  # bottom transformer layers kept frozen (speed against accuracy)
+    freeze_encoder_layers: int = 3  # bottom transformer layers kept frozen (speed against accuracy)
     max_pos_weight: float = 8.0
     patience: int = 2  # epochs without a better validation score before stopping
     checkpoint_every: int = 100  # optimizer steps between resumable checkpoints

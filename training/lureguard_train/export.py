@@ -86,14 +86,27 @@ def quantise(path: Path, out: Path) -> None:
 
 def export(run_dir: str | Path, out_dir: str | Path, *, version: str, calibration: dict[str, Any] | None = None,
            work_dir: str | Path | None = None) -> Path:
-    """Write a complete model directory; ``calibration`` (temperatures and thresholds) may come later."""
+    """Write a complete model directory from a training run's ``best.pt``."""
     model, cfg = load_trained(run_dir)
-    work = Path(work_dir or run_dir)
-    out = Path(out_dir)
+    return write_model_dir(model, cfg, out_dir, version=version, calibration=calibration,
+                           work_dir=work_dir or run_dir)
+
+
+def write_model_dir(model: ConversationModel, cfg: TrainConfig, out_dir: str | Path, *, version: str,
+                    calibration: dict[str, Any] | None = None, work_dir: str | Path,
+                    fuse: bool = True) -> Path:
+    """fp32 ONNX (kept in ``work_dir``) -> fusions -> int8 ``model.onnx``, tokenizer and config in ``out_dir``.
+
+    ``calibration`` (Platt scaling and thresholds) may be written later with ``write_config``.
+    """
+    work, out = Path(work_dir), Path(out_dir)
+    work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
     fp32 = work / "model.fp32.onnx"
-    export_fp32(model, cfg, fp32)
-    optimised = optimise(fp32, work / "model.opt.onnx")
+    export_fp32(model.eval(), cfg, fp32)
+    hidden = model.encoder.config.hidden_size
+    heads = model.encoder.config.num_attention_heads
+    optimised = optimise(fp32, work / "model.opt.onnx", hidden, heads) if fuse else fp32
     quantise(optimised, out / MODEL_FILE)
     shutil.copy(Path(base_model_dir()) / "tokenizer.json", out / TOKENIZER_FILE)
     write_config(out, cfg, version=version, calibration=calibration or default_calibration())
