@@ -15,6 +15,16 @@ from .normalize import normalize_text
 
 
 @dataclass(frozen=True)
+class Layout:
+    """Where each message of a batch of conversations sits; texts are deduplicated."""
+
+    texts: list[str]  # distinct message texts, in order of first appearance
+    message_index: np.ndarray  # [B, M] int64, index into ``texts`` for each message
+    message_mask: np.ndarray  # [B, M] int64, 1 for a real message
+    author_slot: np.ndarray  # [B, M] int64
+
+
+@dataclass(frozen=True)
 class Batch:
     input_ids: np.ndarray  # [N, T] int64, one row per distinct message text in the batch
     attention_mask: np.ndarray  # [N, T] int64
@@ -47,20 +57,27 @@ class MessageTokenizer:
         self._tokenizer.enable_truncation(max_length=max_length)
         self._tokenizer.no_padding()
 
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each (normalised, truncated) text, unpadded."""
+        return [e.ids for e in self._tokenizer.encode_batch([normalize_text(t) for t in texts])]
+
     def encode(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self._tokenizer.encode_batch([normalize_text(t) for t in texts])
-        width = max((len(e.ids) for e in encodings), default=1)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, e in enumerate(encodings):
-            ids[row, : len(e.ids)] = e.ids
-            mask[row, : len(e.ids)] = 1
-        return ids, mask
+        return pad(self.tokenize(texts))
 
 
-def build_batch(conversations: Sequence[Sequence[tuple[str, str]]], tokenizer: MessageTokenizer, *,
-                author_slot_count: int) -> Batch:
-    """Lay out conversations of (author, text) pairs; repeated texts are encoded once."""
+def pad(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """input_ids and attention_mask, padded to the longest of ``token_ids``."""
+    width = max((len(ids) for ids in token_ids), default=1)
+    ids = np.zeros((len(token_ids), width), dtype=np.int64)
+    mask = np.zeros((len(token_ids), width), dtype=np.int64)
+    for row, seq in enumerate(token_ids):
+        ids[row, : len(seq)] = seq
+        mask[row, : len(seq)] = 1
+    return ids, mask
+
+
+def layout(conversations: Sequence[Sequence[tuple[str, str]]], *, author_slot_count: int) -> Layout:
+    """Lay out conversations of (author, text) pairs; repeated texts share one row."""
     rows: dict[str, int] = {}
     width = max(len(c) for c in conversations)
     index = np.zeros((len(conversations), width), dtype=np.int64)
@@ -71,5 +88,12 @@ def build_batch(conversations: Sequence[Sequence[tuple[str, str]]], tokenizer: M
             index[b, m] = rows.setdefault(text, len(rows))
             mask[b, m] = 1
         slots[b, : len(conversation)] = author_slots([a for a, _ in conversation], author_slot_count)
-    ids, attention = tokenizer.encode(list(rows))
-    return Batch(ids, attention, index, mask, slots)
+    return Layout(list(rows), index, mask, slots)
+
+
+def build_batch(conversations: Sequence[Sequence[tuple[str, str]]], tokenizer: MessageTokenizer, *,
+                author_slot_count: int) -> Batch:
+    """Layout plus tokens in one padded block: what training feeds the PyTorch model."""
+    lay = layout(conversations, author_slot_count=author_slot_count)
+    ids, attention = tokenizer.encode(lay.texts)
+    return Batch(ids, attention, lay.message_index, lay.message_mask, lay.author_slot)

@@ -11,6 +11,7 @@ Scoring is thread-safe: one ONNX Runtime session serves every thread, and nothin
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
@@ -18,11 +19,12 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .artifacts import MODEL_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE, load_model_config
-from .batching import MessageTokenizer, build_batch
+from .batching import Layout, MessageTokenizer, layout, pad
 from .conversation import Conversation, ReadError, parse_conversation
 from .taxonomy import TACTIC_IDS
 
-OUTPUT_NAMES = ("tactic_logits", "risk_logits", "actor_logits")
+LOGIT_OUTPUTS = ("tactic_logits", "risk_logits", "actor_logits")
+ENCODE_ROWS = 64  # messages per encoder call; sorted by token length so padding stays small
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -99,7 +101,13 @@ class Detector:
             options.inter_op_num_threads = 1
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         self._session = ort.InferenceSession(str(self.model_dir / MODEL_FILE), options, providers=list(providers))
-        self._inputs = {i.name for i in self._session.get_inputs()}
+        hidden = next(o.shape[1] for o in self._session.get_outputs() if o.name == "message_vectors")
+        # Each run feeds the path it does not use a one-element placeholder: ONNX Runtime wants every
+        # input, but computes only the nodes behind the outputs asked for.
+        self._idle_tokens = np.zeros((1, 1), dtype=np.int64)
+        self._idle_context = {"message_vectors_in": np.zeros((1, hidden), np.float32),
+                              "message_index": self._idle_tokens, "message_mask": self._idle_tokens,
+                              "author_slot": self._idle_tokens}
         self.tokenizer = MessageTokenizer(str(self.model_dir / TOKENIZER_FILE), max_length=self.config.max_length)
         platt = self.config.calibration
         self._scale = {k: np.float32(v["scale"]) for k, v in platt.items()}
@@ -141,6 +149,30 @@ class Detector:
             start += stride
         return out
 
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """Message vectors [len(texts), H]: texts sorted by token length and encoded in small buckets,
+        so a batch pays for its own longest message, not for the longest message of the scan."""
+        tokens = self.tokenizer.tokenize(texts)
+        order = sorted(range(len(tokens)), key=lambda i: len(tokens[i]))
+        vectors: np.ndarray | None = None
+        for start in range(0, len(order), ENCODE_ROWS):
+            rows = order[start:start + ENCODE_ROWS]
+            ids, mask = pad([tokens[i] for i in rows])
+            (out,) = self._session.run(["message_vectors"], {**self._idle_context, "input_ids": ids,
+                                                             "attention_mask": mask})
+            if vectors is None:
+                vectors = np.empty((len(tokens), out.shape[1]), dtype=np.float32)
+            vectors[rows] = out
+        return vectors if vectors is not None else np.zeros((0, 1), np.float32)
+
+    def read(self, vectors: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Logits (tactic [B, M, 11], risk [B, M], actor [B, M]) of laid-out conversations."""
+        feeds = {"input_ids": self._idle_tokens, "attention_mask": self._idle_tokens,
+                 "message_vectors_in": vectors, "message_index": lay.message_index,
+                 "message_mask": lay.message_mask, "author_slot": lay.author_slot}
+        tactic, risk, actor = self._session.run(list(LOGIT_OUTPUTS), feeds)
+        return tactic, risk, actor
+
     def message_scores(self, conversations: Sequence[Sequence[tuple[str, str]]], *,
                        calibrated: bool = True) -> list[MessageScores]:
         """Per-message scores for conversations given as (author, text) pairs; logits when not calibrated."""
@@ -152,10 +184,8 @@ class Detector:
         risk = [np.zeros(len(conv), np.float32) for conv in conversations]
         actor = [np.zeros(len(conv), np.float32) for conv in conversations]
         if pieces:
-            batch = build_batch([conversations[c][s:e] for c, s, e, _ in pieces], self.tokenizer,
-                                author_slot_count=self.config.author_slots)
-            feeds = {k: v for k, v in batch.feeds().items() if k in self._inputs}
-            t_out, r_out, a_out = self._session.run(list(OUTPUT_NAMES), feeds)
+            lay = layout([conversations[c][s:e] for c, s, e, _ in pieces], author_slot_count=self.config.author_slots)
+            t_out, r_out, a_out = self.read(self.encode(lay.texts), lay)
             for row, (c, s, e, first) in enumerate(pieces):
                 keep = slice(first - s, e - s)
                 tactic[c][first:e] = t_out[row, keep]
@@ -163,12 +193,14 @@ class Detector:
                 actor[c][first:e] = a_out[row, keep]
         if not calibrated:
             return [MessageScores(t, r, a) for t, r, a in zip(tactic, risk, actor)]
+        return [self.calibrate(t, r, a) for t, r, a in zip(tactic, risk, actor)]
+
+    def calibrate(self, tactic: np.ndarray, risk: np.ndarray, actor: np.ndarray) -> MessageScores:
         # Platt scaling fitted on validation; monotone, so the running maximum of calibrated risk is
         # the calibration of the running maximum that was fitted.
-        return [MessageScores(_sigmoid(t * self._tactic_scale + self._tactic_bias),
-                              _sigmoid(r * self._scale["risk"] + self._bias["risk"]),
-                              _sigmoid(a * self._scale["actor"] + self._bias["actor"]))
-                for t, r, a in zip(tactic, risk, actor)]
+        return MessageScores(_sigmoid(tactic * self._tactic_scale + self._tactic_bias),
+                             _sigmoid(risk * self._scale["risk"] + self._bias["risk"]),
+                             _sigmoid(actor * self._scale["actor"] + self._bias["actor"]))
 
     # -- results -------------------------------------------------------------------------------
 
@@ -225,35 +257,46 @@ class Detector:
 class LiveConversation:
     """The early-warning path: messages one at a time, a result after each.
 
-    Each update re-reads only the last context window (``max_messages``), so a message costs the same
-    at message 5 and at message 5,000.
+    Each message is encoded once; each update re-reads only the vectors of the last context window
+    (``max_messages``), so a message costs the same at message 5 and at message 5,000. The live path
+    keeps only that window, so its memory is bounded too.
     """
 
     def __init__(self, detector: Detector, conversation_id: str, meta: Mapping[str, Any] | None) -> None:
         self._detector = detector
         self._id = conversation_id
         self._meta = meta
-        self._messages: list[tuple[str, str]] = []
+        window = detector.config.max_messages
+        self._messages: deque[tuple[str, str]] = deque(maxlen=window)  # only the context window is kept
+        self._vectors: deque[np.ndarray] = deque(maxlen=window)
+        self._count = 0
         self._peak = 0.0
         self._first_flag: int | None = None
         self._authors: dict[str, float] = {}
 
     def add(self, author: str, text: str) -> ScanResult:
+        """Add the next message; returns the conversation's result as read up to it."""
+        detector = self._detector
         self._messages.append((author, text))
-        window = self._messages[-self._detector.config.max_messages:]
-        offset = len(self._messages) - len(window)
-        scores = self._detector.message_scores([window])[0]
+        self._vectors.append(detector.encode([text])[0])  # each message is encoded once, ever
+        self._count += 1
+        window = list(self._messages)
+        vectors = dict(zip((t for _, t in window), self._vectors))
+        offset = self._count - len(window)
+        lay = layout([window], author_slot_count=detector.config.author_slots)
+        tactic, risk, actor = detector.read(np.stack([vectors[t] for t in lay.texts]), lay)
+        scores = detector.calibrate(tactic[0], risk[0], actor[0])
         conv = Conversation(id=self._id, messages=tuple(_message(a, t) for a, t in window), meta=self._meta)
-        result = self._detector._result(conv, scores, include_text=True)
+        result = detector._result(conv, scores, include_text=True)
         self._peak = max(self._peak, float(scores.risk[-1]))
-        if self._first_flag is None and self._peak >= self._detector.threshold:
-            self._first_flag = len(self._messages) - 1
+        if self._first_flag is None and self._peak >= detector.threshold:
+            self._first_flag = self._count - 1
         self._authors[author] = max(self._authors.get(author, 0.0), _round(scores.actor[-1]))
         return ScanResult(
-            id=self._id, risk=_round(self._peak), flagged=self._peak >= self._detector.threshold,
+            id=self._id, risk=_round(self._peak), flagged=self._peak >= detector.threshold,
             tactics=result.tactics,
             evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
-            actors=dict(self._authors), first_flag_index=self._first_flag, model=self._detector.name,
+            actors=dict(self._authors), first_flag_index=self._first_flag, model=detector.name,
             meta=self._meta)
 
 

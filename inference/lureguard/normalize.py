@@ -61,9 +61,7 @@ _ALIAS_TARGETS = list(ALIASES.values())
 
 def _canonical(match: re.Match[str]) -> str:
     group = match.lastgroup or ""
-    if group.startswith("alias"):
-        return _ALIAS_TARGETS[int(group[5:])]
-    word = group.removesuffix("_spaced")
+    word = _ALIAS_TARGETS[int(group[5:])] if group.startswith("alias") else group.removesuffix("_spaced")
     # A plain spelling keeps its case; only rewritten spellings become the keyword.
     return match.group(0) if match.group(0).lower() == word else word
 

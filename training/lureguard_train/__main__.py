@@ -71,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default="datasets/lureguard")
     p.add_argument("--shared-data", default="../shared/data", help="real corpora, counted in the card")
     p.add_argument("--seed", type=int, default=13)
-    p.set_defaults(run=_corpus)
+    p.set_defaults(handler=_corpus)
     for name, run in (("train", _train), ("all", None)):
         p = sub.add_parser(name, help="fine-tune (resumes from out_dir/checkpoint.pt)" if name == "train"
                            else "train, then export and calibrate")
@@ -81,18 +81,18 @@ def main(argv: list[str] | None = None) -> int:
         if name == "all":
             p.add_argument("--out", default="inference/lureguard/model")
             p.add_argument("--version", default="0.1.0")
-        p.set_defaults(run=run)
+        p.set_defaults(handler=run)
     p = sub.add_parser("export", help="ONNX export, int8 quantisation, calibration, config")
     p.add_argument("--run", default="runs/latest")
     p.add_argument("--out", default="inference/lureguard/model")
     p.add_argument("--version", default="0.1.0")
-    p.set_defaults(run=_export)
+    p.set_defaults(handler=_export)
     args = parser.parse_args(argv)
     if args.command == "all":
         _train(args)
         args.run = _config(args).out_dir
         return _export(args)
-    return args.run(args)
+    return args.handler(args)
 
 
 if __name__ == "__main__":

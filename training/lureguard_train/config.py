@@ -21,7 +21,7 @@ class TrainConfig:
     context_layers: int = 2
     heads: int = 4
     dropout: float = 0.1
-    epochs: int = 4
+    epochs: int = 3
     batch_conversations: int = 16
     lr_encoder: float = 3e-5
     lr_head: float = 1e-3

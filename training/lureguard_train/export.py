@@ -24,7 +24,7 @@ from lureguard.batching import build_batch
 from lureguard.taxonomy import TACTIC_IDS
 
 from .config import TrainConfig
-from .model import INPUT_NAMES, OUTPUT_NAMES, ConversationModel, base_model_dir
+from .model import INPUT_NAMES, OUTPUT_NAMES, ConversationModel, ExportGraph, base_model_dir
 from .train import build_model, tokenizer_for
 
 log = logging.getLogger("lureguard_train")
@@ -39,24 +39,29 @@ def load_trained(run_dir: str | Path) -> tuple[ConversationModel, TrainConfig]:
     return model.eval(), cfg
 
 
-def example_inputs(cfg: TrainConfig) -> tuple[torch.Tensor, ...]:
+def example_inputs(cfg: TrainConfig, hidden: int) -> tuple[torch.Tensor, ...]:
     convs = [[("a", "hey, saw your post, you ok?"), ("b", "not really"), ("a", "add me on telegram")],
              [("x", "are you coming to practice tomorrow?")]]
-    batch = build_batch(convs, tokenizer_for(cfg), author_slot_count=cfg.author_slots)
-    return tuple(torch.from_numpy(batch.feeds()[name]) for name in INPUT_NAMES)
+    feeds = {k: torch.from_numpy(v) for k, v in
+             build_batch(convs, tokenizer_for(cfg), author_slot_count=cfg.author_slots).feeds().items()}
+    feeds["message_vectors_in"] = torch.randn(feeds["input_ids"].shape[0], hidden)
+    return tuple(feeds[name] for name in INPUT_NAMES)
 
 
 def export_fp32(model: ConversationModel, cfg: TrainConfig, path: Path) -> None:
+    """The two-path ``ExportGraph`` with every batch, message, row and token axis dynamic."""
     dynamic = {"input_ids": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"},
+               "message_vectors_in": {0: "vectors"},
                "message_index": {0: "conversations", 1: "messages"},
                "message_mask": {0: "conversations", 1: "messages"},
                "author_slot": {0: "conversations", 1: "messages"},
+               "message_vectors": {0: "rows"},
                "tactic_logits": {0: "conversations", 1: "messages"},
                "risk_logits": {0: "conversations", 1: "messages"},
                "actor_logits": {0: "conversations", 1: "messages"}}
-    torch.onnx.export(model, example_inputs(cfg), str(path), input_names=list(INPUT_NAMES),
-                      output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic, opset_version=OPSET,
-                      do_constant_folding=True, dynamo=False)
+    torch.onnx.export(ExportGraph(model.eval()), example_inputs(cfg, model.encoder.config.hidden_size), str(path),
+                      input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
+                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
 
 
 def optimise(path: Path, out: Path, hidden: int = 384, heads: int = 12) -> Path:
@@ -94,7 +99,7 @@ def export(run_dir: str | Path, out_dir: str | Path, *, version: str, calibratio
 
 def write_model_dir(model: ConversationModel, cfg: TrainConfig, out_dir: str | Path, *, version: str,
                     calibration: dict[str, Any] | None = None, work_dir: str | Path,
-                    fuse: bool = True) -> Path:
+                    fuse: bool = False) -> Path:
     """fp32 ONNX (kept in ``work_dir``) -> fusions -> int8 ``model.onnx``, tokenizer and config in ``out_dir``.
 
     ``calibration`` (Platt scaling and thresholds) may be written later with ``write_config``.
@@ -144,3 +149,21 @@ def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict
         **(extra or {}),
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
+
+
+def flag_agreement(model_dir: str | Path, fp32_onnx: str | Path, convs: list[dict[str, Any]], *,
+                   operating_point: str = "balanced") -> float:
+    """Share of conversations on which the int8 model and its fp32 source agree on ``flagged``."""
+    import tempfile
+
+    from lureguard.detector import Detector
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for name in (TOKENIZER_FILE, CONFIG_FILE):
+            shutil.copy(Path(model_dir) / name, Path(tmp) / name)
+        shutil.copy(fp32_onnx, Path(tmp) / MODEL_FILE)
+        fp32 = Detector(tmp, verify=False, operating_point=operating_point)
+        int8 = Detector(model_dir, operating_point=operating_point)
+        a = [r.flagged for r in int8.score(convs)]
+        b = [r.flagged for r in fp32.score(convs)]
+    return float(np.mean([x == y for x, y in zip(a, b)]))

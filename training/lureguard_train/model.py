@@ -8,9 +8,9 @@ supplies the context. Causal attention means the outputs at message i depend onl
 0..i: the same numbers a live platform gets when it scores messages as they arrive, which is what
 makes ``first_flag_index`` honest.
 
-Inputs (the ONNX graph has the same names):
+Inputs (the ONNX graph, ``ExportGraph``, splits them into two paths; see there):
   input_ids, attention_mask  [N, T]  every message of the batch, tokenised
-  message_index              [B, M]  row of input_ids holding message m of conversation b
+  message_index              [B, M]  row of input_ids (of message_vectors_in, in ONNX) for message m of b
   message_mask               [B, M]  1 for a real message, 0 for padding
   author_slot                [B, M]  author's order of first appearance in the conversation (capped)
 Outputs (logits; calibration is applied by the runtime from the model config):
@@ -27,8 +27,8 @@ from torch import nn
 
 from lureguard.taxonomy import TACTIC_IDS
 
-INPUT_NAMES = ("input_ids", "attention_mask", "message_index", "message_mask", "author_slot")
-OUTPUT_NAMES = ("tactic_logits", "risk_logits", "actor_logits")
+INPUT_NAMES = ("input_ids", "attention_mask", "message_vectors_in", "message_index", "message_mask", "author_slot")
+OUTPUT_NAMES = ("message_vectors", "tactic_logits", "risk_logits", "actor_logits")
 MASK_VALUE = -1e4  # large enough to silence a position, small enough to stay finite in fp16/int8 graphs
 
 
@@ -94,6 +94,11 @@ class ConversationModel(nn.Module):
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, message_index: torch.Tensor,
                 message_mask: torch.Tensor, author_slot: torch.Tensor):
         vectors = self.encode_messages(input_ids, attention_mask)
+        return self.read_conversations(vectors, message_index, message_mask, author_slot)
+
+    def read_conversations(self, vectors: torch.Tensor, message_index: torch.Tensor, message_mask: torch.Tensor,
+                           author_slot: torch.Tensor):
+        """The conversation model over message vectors [N, H]: logits per message, causal."""
         b, m = message_index.shape
         gathered = vectors.index_select(0, message_index.reshape(-1)).reshape(b, m, -1)
         messages = self.dropout(self.project(gathered))  # [B, M, C]
@@ -107,6 +112,25 @@ class ConversationModel(nn.Module):
         features = torch.cat([self.norm(x), messages], dim=-1)
         return (self.tactic_head(features), self.risk_head(features).squeeze(-1),
                 self.actor_head(features).squeeze(-1))
+
+
+class ExportGraph(nn.Module):
+    """The ONNX graph: two independent paths in one model file.
+
+    ``input_ids, attention_mask -> message_vectors`` encodes messages; ``message_vectors_in,
+    message_index, message_mask, author_slot -> logits`` reads conversations. The runtime asks for
+    one output group at a time (ONNX Runtime runs only the nodes a requested output needs), which
+    lets it encode messages in batches of similar token length and encode each message only once,
+    even across the windows of a long conversation or the turns of a live one.
+    """
+
+    def __init__(self, model: ConversationModel) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids, attention_mask, message_vectors_in, message_index, message_mask, author_slot):
+        vectors = self.model.encode_messages(input_ids, attention_mask)
+        return (vectors, *self.model.read_conversations(message_vectors_in, message_index, message_mask, author_slot))
 
 
 def bert_forward(bert: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

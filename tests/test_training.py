@@ -1,0 +1,93 @@
+"""Training, resuming, export and parity, on a few conversations and a few steps."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from lureguard import Detector
+from lureguard.batching import build_batch
+
+from .conftest import ROOT, tiny_model
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    from lureguard_train.config import TrainConfig
+    from lureguard_train.train import train
+
+    out = tmp_path_factory.mktemp("run")
+    cfg = TrainConfig(corpus_dir=str(ROOT / "datasets" / "lureguard"), shared_data=None, out_dir=str(out),
+                      limit_conversations=24, batch_conversations=6, max_steps=2, epochs=1, checkpoint_every=1,
+                      freeze_encoder_layers=5)
+    train(cfg)
+    return cfg, out
+
+
+def test_a_run_logs_checkpoints_and_keeps_its_best_weights(tiny_run):
+    _, out = tiny_run
+    assert (out / "best.pt").exists() and (out / "checkpoint.pt").exists()
+    metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert metrics[-1]["step"] == 2 and 0.0 <= metrics[-1]["conversation_pr_auc"] <= 1.0
+    assert "epoch 0 validation" in (out / "train.log").read_text()
+
+
+def test_a_stopped_run_resumes_from_its_checkpoint(tiny_run):
+    from lureguard_train.train import train
+
+    cfg, out = tiny_run
+    saved = torch.load(out / "checkpoint.pt", weights_only=False)["state"]
+    cfg.epochs, cfg.max_steps = 2, 3
+    train(cfg)
+    log = (out / "train.log").read_text()
+    assert f"resumed from step {saved['step']}" in log
+    assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["step"] == 3
+
+
+def test_config_rejects_unknown_and_invalid_options():
+    from lureguard_train.config import TrainConfig
+
+    with pytest.raises(ValueError, match="unknown training option"):
+        TrainConfig.from_dict({"learning_rate": 1})
+    with pytest.raises(ValueError, match="divisible"):
+        TrainConfig(context_dim=30, heads=4)
+    assert TrainConfig.from_dict(TrainConfig().to_dict()) == TrainConfig()
+
+
+def test_exported_onnx_matches_pytorch_within_1e_4(tiny_run, tmp_path):
+    """fp32 ONNX against PyTorch on real MiniLM weights, at shapes other than the export example's."""
+    import onnxruntime as ort
+
+    from lureguard_train.export import load_trained, write_model_dir
+    from lureguard_train.train import tokenizer_for
+
+    _, out = tiny_run
+    model, cfg = load_trained(out)
+    write_model_dir(model, cfg, tmp_path / "model", version="0.0.0-parity", work_dir=tmp_path)
+    convs = [json.loads(line) for line in (ROOT / "datasets" / "lureguard" / "test.jsonl").read_text().splitlines()[:12]]
+    batch = build_batch([[(m["author"], m["text"]) for m in c["messages"]] for c in convs], tokenizer_for(cfg),
+                        author_slot_count=cfg.author_slots)
+    with torch.no_grad():
+        expected = [torch.sigmoid(t).numpy() for t in model(**{k: torch.from_numpy(v) for k, v in batch.feeds().items()})]
+    session = ort.InferenceSession(str(tmp_path / "model.fp32.onnx"), providers=["CPUExecutionProvider"])
+    got = [1 / (1 + np.exp(-x)) for x in session.run(None, batch.feeds())]
+    mask = batch.message_mask.astype(bool)
+    for e, g in zip(expected, got):
+        assert np.abs(e[mask] - g[mask]).max() <= 1e-4
+    detector = Detector.load(tmp_path / "model")  # int8, onnxruntime + tokenizers only
+    assert len(detector.score(convs)) == 12
+
+
+def test_int8_agrees_with_fp32_on_flagged(tmp_path):
+    """The agreement check export runs, on a tiny model: it must hold for >= 99% of conversations."""
+    from lureguard_train.export import flag_agreement, write_model_dir
+
+    model, cfg = tiny_model()
+    write_model_dir(model, cfg, tmp_path / "model", version="0.0.0-agree", work_dir=tmp_path, fuse=False)
+    convs = [json.loads(line) for line in (ROOT / "datasets" / "lureguard" / "test.jsonl").read_text().splitlines()[:60]]
+    assert flag_agreement(tmp_path / "model", tmp_path / "model.fp32.onnx", convs) >= 0.99
