@@ -4,6 +4,8 @@
     python -m lureguard_train train    --config training/configs/default.json
     python -m lureguard_train export   --run runs/latest --out inference/lureguard/model
     python -m lureguard_train all      --config training/configs/default.json   # train + export
+    python -m lureguard_train eval-sets                                          # real benign eval data
+    python -m lureguard_train report   # evaluate the shipped model and regenerate its model card
 """
 
 from __future__ import annotations
@@ -28,6 +30,49 @@ def _corpus(args: argparse.Namespace) -> int:
     write_card(Path(args.out), stats, shared_data=args.shared_data, seed=args.seed)
     for split, s in stats["splits"].items():
         print(f"{split:>10}: {s['conversations']} conversations ({s['positives']} positive), {s['messages']} messages")
+    return 0
+
+
+def _eval_sets(args: argparse.Namespace) -> int:
+    """Real benign evaluation sets in SPEC format, written outside git (they are not ours to ship)."""
+    from .real_benign import load_dailydialog_test, load_eval_only
+
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    sets = {"dailydialog_test": load_dailydialog_test(args.shared_data),
+            "eval_only_benign": load_eval_only(args.shared_data)}
+    for name, convs in sets.items():
+        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
+            for c in convs:
+                f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+        print(f"{out / (name + '.jsonl')}: {len(convs)} conversations")
+    return 0
+
+
+def _card(args: argparse.Namespace) -> int:
+    from .model_card import write_card
+
+    print(write_card(args.metrics, args.out, model_dir=args.model, eval_command=args.eval_command))
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    """Evaluation sets, the full evaluation of the shipped model, and its card: one command."""
+    from lureguard.cli import main as lureguard_main
+
+    from .model_card import write_card
+    from lureguard.artifacts import SHIPPED_MODEL_DIR, load_model_config
+
+    version = load_model_config(args.model or SHIPPED_MODEL_DIR).version
+    _eval_sets(argparse.Namespace(shared_data=args.shared_data, out=args.data))
+    report_dir = Path(args.cards) / f"eval-{version}"
+    data = [str(Path(args.corpus) / "test.jsonl"), str(Path(args.data) / "dailydialog_test.jsonl"),
+            str(Path(args.data) / "eval_only_benign.jsonl")]
+    command = ["eval", *data, "--report", str(report_dir)] + (["--model", args.model] if args.model else [])
+    if lureguard_main(command) != 0:
+        return 1
+    print(write_card(report_dir / "metrics.json", Path(args.cards) / f"lureguard-{version}.md", model_dir=args.model,
+                     eval_command="python -m lureguard_train report"))
     return 0
 
 
@@ -82,6 +127,24 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--out", default="inference/lureguard/model")
             p.add_argument("--version", default="0.1.0")
         p.set_defaults(handler=run)
+    p = sub.add_parser("eval-sets", help="write DailyDialog test and eval_only/ chats as annotated JSONL (not for git)")
+    p.add_argument("--shared-data", default="../shared/data")
+    p.add_argument("--out", default="reports/data")
+    p.set_defaults(handler=_eval_sets)
+    p = sub.add_parser("card", help="render the model card from an evaluation's metrics.json")
+    p.add_argument("--metrics", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.add_argument("--eval-command", default="lureguard eval")
+    p.set_defaults(handler=_card)
+    p = sub.add_parser("report", help="evaluate the shipped model on test, DailyDialog test and eval_only, "
+                                      "and regenerate its card")
+    p.add_argument("--shared-data", default="../shared/data")
+    p.add_argument("--data", default="reports/data", help="where the real evaluation sets are written (not git)")
+    p.add_argument("--corpus", default="datasets/lureguard")
+    p.add_argument("--cards", default="model_cards")
+    p.add_argument("--model", help="model directory (default: the shipped model)")
+    p.set_defaults(handler=_report)
     p = sub.add_parser("export", help="ONNX export, int8 quantisation, calibration, config")
     p.add_argument("--run", default="runs/latest")
     p.add_argument("--out", default="inference/lureguard/model")

@@ -1,0 +1,1 @@
+"""Evaluation harness behind ``lureguard eval`` (needs the ``eval`` extra: scikit-learn, matplotlib)."""
