@@ -93,17 +93,21 @@ def _export(args: argparse.Namespace) -> int:
     from lureguard.detector import Detector
 
     from .calibrate import calibrate
-    from .export import export, load_trained, write_config
+    from .data import load_corpus_split
+    from .export import export, flag_agreement, load_trained, write_config
     from .train import load_data
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s")
     out = export(args.run, args.out, version=args.version)
     _, cfg = load_trained(args.run)
     _, validation, _ = load_data(cfg)
     calibration = calibrate(Detector.load(out), validation)
+    write_config(out, cfg, version=args.version, calibration=calibration)
+    test = load_corpus_split(cfg.corpus_dir, "test")
+    agreement = flag_agreement(out, Path(args.run) / "model.fp32.onnx", test)
     write_config(out, cfg, version=args.version, calibration=calibration,
-                 extra={"trained_with": cfg.to_dict()})
-    print(json.dumps(calibration["thresholds"], indent=1))
+                 extra={"trained_with": cfg.to_dict(), "int8_fp32_flag_agreement": {"test": agreement}})
+    print(json.dumps({"thresholds": calibration["thresholds"], "int8_fp32_flag_agreement": agreement}, indent=1))
     return 0
 
 

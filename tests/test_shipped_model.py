@@ -1,0 +1,89 @@
+"""The model that ships in the package: loads alone, is small, and behaves on clear cases."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lureguard.artifacts import MODEL_FILE, load_model_config
+from lureguard.cli import main
+from lureguard.taxonomy import TACTIC_IDS
+
+pytestmark = pytest.mark.model
+
+
+def test_runtime_import_never_imports_torch():
+    code = "import sys, lureguard, lureguard.cli, lureguard.scan; print('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
+
+def test_model_is_small_verified_and_in_taxonomy_order(shipped_model_dir):
+    config = load_model_config(shipped_model_dir, verify=True)
+    assert config.tactics == TACTIC_IDS
+    assert (shipped_model_dir / MODEL_FILE).stat().st_size <= 30 * 1024 * 1024
+    assert config.thresholds["high_recall"] <= config.thresholds["balanced"] <= config.thresholds["high_precision"]
+
+
+def test_int8_agreed_with_fp32_on_flagged_when_exported(shipped_model_dir):
+    config = load_model_config(shipped_model_dir)
+    assert config.extra["int8_fp32_flag_agreement"]["test"] >= 0.99
+
+
+def test_demo_prints_a_table(capsys, shipped_model_dir):
+    assert main(["demo", "--model", str(shipped_model_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "demo-1" in out and "risk" in out and "most likely pursuer" in out
+
+
+def _demo(shipped):
+    from importlib import resources
+
+    from lureguard.reading import read_records
+
+    with resources.as_file(resources.files("lureguard") / "samples" / "demo.jsonl") as path:
+        convs = {c.id: c for c in read_records(path)}
+    return {cid: shipped.score_one(c) for cid, c in convs.items()}
+
+
+def test_clear_recruitment_and_grooming_are_flagged_with_the_pursuer_named(shipped):
+    results = _demo(shipped)
+    for cid, pursuer in (("demo-1", "elite.casting.eu"), ("demo-3", "xXshadowXx"), ("demo-5", "marco_v")):
+        r = results[cid]
+        assert r.flagged, (cid, r.risk)
+        assert max(r.actors, key=r.actors.get) == pursuer
+        assert r.evidence and all(e.author == pursuer for e in r.evidence)
+
+
+def test_hard_negatives_in_the_demo_stay_unflagged(shipped):
+    results = _demo(shipped)
+    for cid in ("demo-2", "demo-4", "demo-6"):  # a named recruiter, a parent, a queer youth group
+        assert not results[cid].flagged, (cid, results[cid].risk)
+
+
+@pytest.mark.parametrize("plain, obfuscated", [
+    ("add me on telegram, we talk there, delete this chat", "add me on t e l e g r a m, we talk there, delete this chat"),
+    ("message me on whatsapp and send your passport scan", "message me on wh@ts app and send your passp0rt scan"),
+    ("lets move to snapchat, dont tell your mom", "lets move to sn\u0430pchat, dont tell your mom"),
+])
+def test_an_obfuscated_positive_scores_within_0_1_of_its_plain_form(shipped, plain, obfuscated):
+    def conv(text):
+        return {"id": "x", "messages": [{"author": "a", "text": "hey cutie, how old are you?"},
+                                        {"author": "b", "text": "16"}, {"author": "a", "text": text}]}
+
+    a, b = shipped.score_one(conv(plain)), shipped.score_one(conv(obfuscated))
+    assert abs(a.risk - b.risk) <= 0.1
+    for t in TACTIC_IDS:
+        assert abs(a.tactics[t] - b.tactics[t]) <= 0.1
+
+
+def test_scan_output_lines_follow_the_spec(shipped_model_dir, tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": "a", "messages": [{"author": "x", "text": "hi"}], "meta": {"k": 1}}) + "\n")
+    out = tmp_path / "out.jsonl"
+    assert main(["scan", str(src), "-o", str(out), "--model", str(shipped_model_dir), "--quiet"]) == 0
+    (line,) = [json.loads(l) for l in out.read_text().splitlines()]
+    assert line["model"].startswith("lureguard-") and line["meta"] == {"k": 1}
+    assert set(line) == {"id", "risk", "flagged", "tactics", "evidence", "actors", "first_flag_index", "model", "meta"}
