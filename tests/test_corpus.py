@@ -36,7 +36,8 @@ def test_build_command_reproduces_the_committed_corpus_byte_for_byte(tmp_path):
     shared = str(SHARED_DATA) if SHARED_DATA.exists() else "missing"
     assert main(["corpus", "--source", str(ROOT / "datasets" / "source"), "--out", str(tmp_path),
                  "--shared-data", shared]) == 0
-    names = [f"{s}.jsonl" for s in SPLITS] + ["stats.json"] + (["README.md"] if SHARED_DATA.exists() else [])
+    names = [f"{s}.jsonl" for s in SPLITS] + ["stats.json", "bias/twins.jsonl", "bias/obfuscated.jsonl"]
+    names += ["README.md"] if SHARED_DATA.exists() else []
     for name in names:
         assert (tmp_path / name).read_bytes() == (CORPUS / name).read_bytes(), f"{name} differs from a rebuild"
 
@@ -73,3 +74,17 @@ def test_no_real_corpus_text_is_copied_into_the_repo(everything):
     real = {m["text"] for c in load_real_benign(SHARED_DATA) for m in c["messages"] if len(m["text"]) > 40}
     ours = {m["text"] for c in everything for m in c["messages"]}
     assert not real & ours
+
+
+def test_counterfactual_twins_differ_only_in_what_they_swap():
+    twins = [json.loads(line) for line in (CORPUS / "bias" / "twins.jsonl").read_text().splitlines()]
+    groups: dict[str, list[dict]] = {}
+    for t in twins:
+        groups.setdefault(t["pair"], []).append(t)
+    assert len(groups) >= 100 and all(len(g) >= 2 for g in groups.values())
+    for pair, group in groups.items():
+        assert len({g["label"] for g in group}) == 1, pair
+        assert len({g["slices"]["swap"] for g in group}) == 1, pair
+        if group[0]["slices"]["swap"] == "names":
+            texts = {tuple(m["text"] for m in g["messages"]) for g in group}
+            assert len(texts) == 1, pair

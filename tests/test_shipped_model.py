@@ -87,3 +87,18 @@ def test_scan_output_lines_follow_the_spec(shipped_model_dir, tmp_path):
     (line,) = [json.loads(l) for l in out.read_text().splitlines()]
     assert line["model"].startswith("lureguard-") and line["meta"] == {"k": 1}
     assert set(line) == {"id", "risk", "flagged", "tactics", "evidence", "actors", "first_flag_index", "model", "meta"}
+
+
+def test_bias_suite_runs_on_a_slice_and_names_barely_move_the_risk(shipped):
+    """The CI slice of the bias suite: name swaps across cultures must not change the verdict much."""
+    from lureguard.evaluation.report import evaluate, load_annotated
+
+    from .conftest import ROOT
+
+    twins = load_annotated(ROOT / "datasets" / "lureguard" / "bias" / "twins.jsonl")
+    names = [c for c in twins if (c.slices or {}).get("swap") == "names"][:140]
+    results = shipped.score(names, include_text=False)
+    report = evaluate(names, [r.to_dict() for r in results], thresholds=dict(shipped.config.thresholds), bootstrap=0)
+    summary = report["twins"]["by_dimension"]["names"]
+    assert summary["pairs"] == 20
+    assert summary["mean_gap"] <= 0.1 and summary["flip_rate"] <= 0.2, summary

@@ -26,7 +26,7 @@ def _corpus(args: argparse.Namespace) -> int:
     from .corpus import build, write
 
     splits = build(Path(args.source), seed=args.seed)
-    stats = write(splits, Path(args.out))
+    stats = write(splits, Path(args.out), seed=args.seed)
     write_card(Path(args.out), stats, shared_data=args.shared_data, seed=args.seed)
     for split, s in stats["splits"].items():
         print(f"{split:>10}: {s['conversations']} conversations ({s['positives']} positive), {s['messages']} messages")

@@ -21,6 +21,7 @@ from lureguard.conversation import validate_conversation
 from lureguard.taxonomy import TACTIC_IDS
 
 from .augment import variant
+from .counterfactual import obfuscated, twins
 
 Conversation = dict[str, Any]
 SPLITS = ("train", "validation", "test")
@@ -120,10 +121,17 @@ def statistics(splits: dict[str, list[Conversation]]) -> dict[str, Any]:
     return stats
 
 
-def write(splits: dict[str, list[Conversation]], out: Path) -> dict[str, Any]:
+def write(splits: dict[str, list[Conversation]], out: Path, *, seed: int = 13) -> dict[str, Any]:
+    """The split files, the bias and robustness sets built from the test split, and the statistics."""
     out.mkdir(parents=True, exist_ok=True)
     for split, convs in splits.items():
         with open(out / f"{split}.jsonl", "w", encoding="utf-8", newline="\n") as f:
+            for c in convs:
+                f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+    originals = [c for c in splits["test"] if c["slices"]["origin"] == "written"]
+    (out / "bias").mkdir(exist_ok=True)
+    for name, convs in (("twins", twins(originals, seed=seed)), ("obfuscated", obfuscated(originals, seed=seed))):
+        with open(out / "bias" / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as f:
             for c in convs:
                 f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
     stats = statistics(splits)
