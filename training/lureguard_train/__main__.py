@@ -35,6 +35,7 @@ def _corpus(args: argparse.Namespace) -> int:
 
 def _eval_sets(args: argparse.Namespace) -> int:
     """Real benign evaluation sets in SPEC format, written outside git (they are not ours to ship)."""
+    from .corpus import write_jsonl
     from .real_benign import load_dailydialog_test, load_eval_only
 
     out = Path(args.out)
@@ -42,9 +43,7 @@ def _eval_sets(args: argparse.Namespace) -> int:
     sets = {"dailydialog_test": load_dailydialog_test(args.shared_data),
             "eval_only_benign": load_eval_only(args.shared_data)}
     for name, convs in sets.items():
-        with open(out / f"{name}.jsonl", "w", encoding="utf-8") as f:
-            for c in convs:
-                f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+        write_jsonl(out / f"{name}.jsonl", convs)
         print(f"{out / (name + '.jsonl')}: {len(convs)} conversations")
     return 0
 

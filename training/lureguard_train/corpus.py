@@ -121,19 +121,22 @@ def statistics(splits: dict[str, list[Conversation]]) -> dict[str, Any]:
     return stats
 
 
+def write_jsonl(path: Path, convs: list[Conversation]) -> None:
+    """Annotated conversations, one per line, without build-only keys (``split``)."""
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        for c in convs:
+            f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+
+
 def write(splits: dict[str, list[Conversation]], out: Path, *, seed: int = 13) -> dict[str, Any]:
     """The split files, the bias and robustness sets built from the test split, and the statistics."""
     out.mkdir(parents=True, exist_ok=True)
     for split, convs in splits.items():
-        with open(out / f"{split}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-            for c in convs:
-                f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+        write_jsonl(out / f"{split}.jsonl", convs)
     originals = [c for c in splits["test"] if c["slices"]["origin"] == "written"]
     (out / "bias").mkdir(exist_ok=True)
-    for name, convs in (("twins", twins(originals, seed=seed)), ("obfuscated", obfuscated(originals, seed=seed))):
-        with open(out / "bias" / f"{name}.jsonl", "w", encoding="utf-8", newline="\n") as f:
-            for c in convs:
-                f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
+    write_jsonl(out / "bias" / "twins.jsonl", twins(originals, seed=seed))
+    write_jsonl(out / "bias" / "obfuscated.jsonl", obfuscated(originals, seed=seed))
     stats = statistics(splits)
     (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return stats
