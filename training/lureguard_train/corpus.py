@@ -135,8 +135,12 @@ def write(splits: dict[str, list[Conversation]], out: Path, *, seed: int = 13) -
         write_jsonl(out / f"{split}.jsonl", convs)
     originals = [c for c in splits["test"] if c["slices"]["origin"] == "written"]
     (out / "bias").mkdir(exist_ok=True)
-    write_jsonl(out / "bias" / "twins.jsonl", twins(originals, seed=seed))
-    write_jsonl(out / "bias" / "obfuscated.jsonl", obfuscated(originals, seed=seed))
+    bias_sets = {"twins": twins(originals, seed=seed), "obfuscated": obfuscated(originals, seed=seed)}
+    for name, convs in bias_sets.items():
+        write_jsonl(out / "bias" / f"{name}.jsonl", convs)
     stats = statistics(splits)
+    stats["bias"] = {name: {"conversations": len(convs), "pairs": len({c["pair"] for c in convs}),
+                            "by_swap": dict(sorted(Counter(c["slices"]["swap"] for c in convs).items()))}
+                     for name, convs in bias_sets.items()}
     (out / "stats.json").write_text(json.dumps(stats, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     return stats
