@@ -156,6 +156,8 @@ def test_cli_errors_are_clear(tiny_model_dir, tmp_path, capsys):
     assert main(["scan", str(tmp_path / "missing.jsonl"), "--model", str(tiny_model_dir)]) == 2
     assert "no such file" in capsys.readouterr().err
     assert main(["scan", "-", "--resume", "--model", str(tiny_model_dir)]) == 2
+    assert main(["scan", "-", "--format", "parquet", "--model", str(tiny_model_dir)]) == 2
+    assert "cannot be streamed from standard input" in capsys.readouterr().err
     assert main(["demo", "--model", str(tmp_path)]) == 3
     assert "no lureguard model" in capsys.readouterr().err
 

@@ -69,8 +69,12 @@ def _scan(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     detector = _detector(args)
     progress = False if args.quiet else None
-    summary = scan(detector, args.input, args.output, format=args.format, include_text=not args.no_text,
-                   resume=args.resume, progress=progress, batch_messages=args.batch_messages)
+    try:
+        summary = scan(detector, args.input, args.output, format=args.format, include_text=not args.no_text,
+                       resume=args.resume, progress=progress, batch_messages=args.batch_messages)
+    except (ValueError, ImportError) as exc:  # unusable input as a whole (e.g. Parquet on stdin, no pyarrow)
+        print(f"lureguard scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if not args.quiet:
         print(f"lureguard scan: {summary}", file=sys.stderr)
     return EXIT_STRICT if args.strict and summary.errors else 0
@@ -124,6 +128,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("data", nargs="+", help="annotated JSONL file(s) (SPEC section 2 with label and tactics)")
     p.add_argument("--report", metavar="DIR", help="write metrics.json, report.md and plots here")
     p.add_argument("--scores", metavar="FILE", help="evaluate precomputed scores (SPEC section 3 lines) instead")
+    p.add_argument("--baseline", choices=("keyword", "tfidf"),
+                   help="evaluate a reference scorer instead: a keyword lexicon, or TF-IDF + logistic regression")
+    p.add_argument("--train", default="datasets/lureguard/train.jsonl", help="training data of --baseline tfidf")
+    p.add_argument("--validation", default="datasets/lureguard/validation.jsonl",
+                   help="where --baseline tfidf picks its threshold")
     model_options(p)
     p.set_defaults(run=_eval)
     return parser

@@ -213,6 +213,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
     report: dict[str, Any] = {"metrics_version": METRICS_VERSION, "datasets": {}}
     external = load_scores(args.scores) if args.scores else None
+    baseline = _baseline(args) if getattr(args, "baseline", None) else None
     for path in args.data:
         convs = load_annotated(path)
         name = Path(path).stem
@@ -224,6 +225,9 @@ def run_eval(args: argparse.Namespace) -> int:
                 return 2
             outputs = [external[c.id] for c in convs]
             message_scores, thresholds, model = None, None, f"scores:{Path(args.scores).name}"
+        elif baseline is not None:
+            outputs = baseline(convs)
+            message_scores, thresholds, model = None, None, outputs[0]["model"] if outputs else args.baseline
         else:
             outputs, message_scores, thresholds, model = score_with_model(convs, args.model, threads=args.threads)
         report["model"] = model
@@ -238,6 +242,17 @@ def run_eval(args: argparse.Namespace) -> int:
         (out / "report.md").write_text(render_report(report, plots), encoding="utf-8")
         print(f"lureguard eval: wrote {out / 'metrics.json'}, {out / 'report.md'} and {len(plots)} plots", file=sys.stderr)
     return 0
+
+
+def _baseline(args: argparse.Namespace):
+    """A reference scorer: ``keyword`` needs nothing; ``tfidf`` trains on --train, picks its threshold on
+    --validation."""
+    from .baselines import TfidfBaseline, keyword_scores
+
+    if args.baseline == "keyword":
+        return keyword_scores
+    model = TfidfBaseline(load_annotated(args.train), load_annotated(args.validation))
+    return model.score
 
 
 def _jsonable(value: Any) -> Any:
