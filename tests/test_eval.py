@@ -32,7 +32,7 @@ def test_eval_writes_metrics_report_and_plots(tiny_model_dir, tmp_path):
     assert metrics["datasets"]["twins"]["twins"]["pairs"] > 0
     text = (report / "report.md").read_text()
     assert "## test" in text and "operating point" in text
-    for png in ("operating_points.png", "reliability.png", "false_positive_rate_by_topic.png", "twin_gaps.png"):
+    for png in ("precision_recall.png", "reliability.png", "false_positive_rate_by_topic.png", "twin_gaps.png"):
         assert (report / png).stat().st_size > 1000
 
 

@@ -10,7 +10,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
 
 F_LATENCY_P = math.log(3) / (90 - 1)  # penalty 0.5 at the 90th message (Vogt, Leser and Akbik, 2021)
 
@@ -19,6 +19,14 @@ def pr_auc(y_true: Sequence[int], y_score: Sequence[float]) -> float | None:
     """Average precision; None when only one class is present."""
     y_true = np.asarray(y_true)
     return float(average_precision_score(y_true, y_score)) if 0 < y_true.sum() < len(y_true) else None
+
+
+def pr_curve_points(y_true: Sequence[int], y_score: Sequence[float], *, points: int = 101) -> dict[str, list[float]]:
+    """The precision-recall curve at up to ``points`` evenly spaced recall levels (small enough for JSON)."""
+    precision, recall, _ = precision_recall_curve(y_true, y_score)
+    keep = np.unique(np.linspace(0, len(recall) - 1, points).astype(int))
+    return {"precision": [round(float(p), 4) for p in precision[keep]],
+            "recall": [round(float(r), 4) for r in recall[keep]]}
 
 
 def roc_auc(y_true: Sequence[int], y_score: Sequence[float]) -> float | None:

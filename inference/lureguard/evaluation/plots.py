@@ -21,21 +21,26 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     names: list[str] = []
     datasets = report["datasets"]
 
-    # Operating points on one chart per dataset: recall against false-positive rate.
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    # Precision-recall curves, with the operating points marked on them.
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     for name, d in datasets.items():
-        pts = d["conversation"]["operating_points"]
-        xs = [p["false_positive_rate"] or 0.0 for p in pts.values()]
-        ys = [p["recall"] if p["recall"] is not None else float("nan") for p in pts.values()]
-        ax.plot(xs, ys, marker="o", label=f"{name} (PR-AUC {d['conversation']['pr_auc'] or float('nan'):.3f})")
-        for (point, _), x, y in zip(pts.items(), xs, ys):
-            ax.annotate(point, (x, y), textcoords="offset points", xytext=(5, -10), fontsize=8)
-    ax.set_xlabel("false-positive rate")
-    ax.set_ylabel("recall")
-    ax.set_title("Operating points")
+        c = d["conversation"]
+        if "pr_curve" not in c:
+            continue
+        line, = ax.plot(c["pr_curve"]["recall"], c["pr_curve"]["precision"],
+                        label=f"{name} (PR-AUC {c['pr_auc']:.3f})")
+        for point, r in c["operating_points"].items():
+            if r["recall"] is not None and r["precision"] is not None:
+                ax.plot(r["recall"], r["precision"], marker="o", color=line.get_color())
+                ax.annotate(point, (r["recall"], r["precision"]), textcoords="offset points", xytext=(4, -12),
+                            fontsize=8)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.set_ylim(0, 1.02)
+    ax.set_title("Precision-recall, with operating points")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    names.append(_save(fig, out, "operating_points.png"))
+    ax.legend(fontsize=8, loc="lower left")
+    names.append(_save(fig, out, "precision_recall.png"))
 
     fig, ax = plt.subplots(figsize=(5.2, 5.2))
     ax.plot([0, 1], [0, 1], color="grey", linestyle="--", linewidth=1, label="perfect calibration")
@@ -55,7 +60,8 @@ def write_plots(report: dict[str, Any], out: Path) -> list[str]:
     if rows:
         rows.sort(key=lambda r: r[1])
         fig, ax = plt.subplots(figsize=(7.5, max(2.5, 0.28 * len(rows) + 1)))
-        ax.barh([r[0] for r in rows], [r[1] for r in rows], color="#c0504d")
+        bars = ax.barh([r[0] for r in rows], [r[1] for r in rows], color="#c0504d")
+        ax.bar_label(bars, labels=[f"{r[1]:.1%}" for r in rows], padding=3, fontsize=7)
         ax.set_xlabel("false-positive rate at the slice operating point")
         ax.set_title("False positives on negatives, by topic")
         ax.set_xlim(0, max(0.05, max(r[1] for r in rows) * 1.15))

@@ -68,6 +68,8 @@ def evaluate(convs: Sequence[Conversation], outputs: Sequence[dict[str, Any]], *
     report: dict[str, Any] = {"conversations": len(convs), "positives": int(y.sum()),
                               "messages": int(sum(len(c.messages) for c in convs))}
     conv_level: dict[str, Any] = {"pr_auc": M.pr_auc(y, risk), "roc_auc": M.roc_auc(y, risk)}
+    if 0 < y.sum() < len(y):
+        conv_level["pr_curve"] = M.pr_curve_points(y, risk)
     if bootstrap and 0 < y.sum() < len(y):
         conv_level["pr_auc_ci95"] = M.bootstrap_ci(M.pr_auc, [y, risk], n=bootstrap)
         conv_level["roc_auc_ci95"] = M.bootstrap_ci(M.roc_auc, [y, risk], n=bootstrap)
