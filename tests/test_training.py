@@ -75,7 +75,12 @@ def test_exported_onnx_matches_pytorch_within_1e_4(tiny_run, tmp_path):
     with torch.no_grad():
         expected = [torch.sigmoid(t).numpy() for t in model(**{k: torch.from_numpy(v) for k, v in batch.feeds().items()})]
     session = ort.InferenceSession(str(tmp_path / "model.fp32.onnx"), providers=["CPUExecutionProvider"])
-    got = [1 / (1 + np.exp(-x)) for x in session.run(None, batch.feeds())]
+    feeds = batch.feeds()
+    idle = np.zeros((1, 1), np.int64)
+    (vectors,) = session.run(["message_vectors"], {**feeds, "message_vectors_in": np.zeros((1, 384), np.float32),
+                                                   "message_index": idle, "message_mask": idle, "author_slot": idle})
+    logits = session.run(["tactic_logits", "risk_logits", "actor_logits"], {**feeds, "message_vectors_in": vectors})
+    got = [1 / (1 + np.exp(-x)) for x in logits]
     mask = batch.message_mask.astype(bool)
     for e, g in zip(expected, got):
         assert np.abs(e[mask] - g[mask]).max() <= 1e-4

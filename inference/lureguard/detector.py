@@ -103,7 +103,7 @@ class Detector:
         self._session = ort.InferenceSession(str(self.model_dir / MODEL_FILE), options, providers=list(providers))
         hidden = next(o.shape[1] for o in self._session.get_outputs() if o.name == "message_vectors")
         # Each run feeds the path it does not use a one-element placeholder: ONNX Runtime wants every
-        # input, but computes only the nodes behind the outputs asked for.
+        # input and may run both paths, so the idle one must be valid and tiny.
         self._idle_tokens = np.zeros((1, 1), dtype=np.int64)
         self._idle_context = {"message_vectors_in": np.zeros((1, hidden), np.float32),
                               "message_index": self._idle_tokens, "message_mask": self._idle_tokens,

@@ -59,7 +59,8 @@ def export_fp32(model: ConversationModel, cfg: TrainConfig, path: Path) -> None:
                "tactic_logits": {0: "conversations", 1: "messages"},
                "risk_logits": {0: "conversations", 1: "messages"},
                "actor_logits": {0: "conversations", 1: "messages"}}
-    torch.onnx.export(ExportGraph(model.eval()), example_inputs(cfg, model.encoder.config.hidden_size), str(path),
+    # The wrapper must be in eval mode too: export restores its mode afterwards, recursively.
+    torch.onnx.export(ExportGraph(model).eval(), example_inputs(cfg, model.encoder.config.hidden_size), str(path),
                       input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
                       opset_version=OPSET, do_constant_folding=True, dynamo=False)
 

@@ -118,10 +118,10 @@ class ExportGraph(nn.Module):
     """The ONNX graph: two independent paths in one model file.
 
     ``input_ids, attention_mask -> message_vectors`` encodes messages; ``message_vectors_in,
-    message_index, message_mask, author_slot -> logits`` reads conversations. The runtime asks for
-    one output group at a time (ONNX Runtime runs only the nodes a requested output needs), which
-    lets it encode messages in batches of similar token length and encode each message only once,
-    even across the windows of a long conversation or the turns of a live one.
+    message_index, message_mask, author_slot -> logits`` reads conversations. The runtime runs one
+    path at a time, feeding the other a one-element placeholder, which lets it encode messages in
+    batches of similar token length and encode each message only once, even across the windows of a
+    long conversation or the turns of a live one.
     """
 
     def __init__(self, model: ConversationModel) -> None:
