@@ -66,7 +66,8 @@ def _report(args: argparse.Namespace) -> int:
     _eval_sets(argparse.Namespace(shared_data=args.shared_data, out=args.data))
     report_dir = Path(args.cards) / f"eval-{version}"
     data = [str(Path(args.corpus) / "test.jsonl"), str(Path(args.data) / "dailydialog_test.jsonl"),
-            str(Path(args.data) / "eval_only_benign.jsonl")]
+            str(Path(args.data) / "eval_only_benign.jsonl"), str(Path(args.corpus) / "bias" / "twins.jsonl"),
+            str(Path(args.corpus) / "bias" / "obfuscated.jsonl")]
     command = ["eval", *data, "--report", str(report_dir)] + (["--model", args.model] if args.model else [])
     if lureguard_main(command) != 0:
         return 1

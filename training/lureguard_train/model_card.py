@@ -17,9 +17,12 @@ from lureguard.artifacts import SHIPPED_MODEL_DIR, load_model_config
 from lureguard.evaluation.markdown import fmt
 from lureguard.taxonomy import TACTICS
 
+BIAS_KEYS = ("names", "orientation", "gender_identity", "religion", "nationality", "dialect", "gender")
 CARD_DATASETS = {"test": "lureguard test split (scenario families unseen in training)",
                  "dailydialog_test": "DailyDialog test (real benign chat)",
-                 "eval_only_benign": "Topical-Chat + ESConv (real benign chat, eval_only)"}
+                 "eval_only_benign": "Topical-Chat + ESConv (real benign chat, eval_only)",
+                 "twins": "counterfactual twins of the test split (bias suite)",
+                 "obfuscated": "test positives and their obfuscated twins (robustness)"}
 
 
 def model_index(metrics: dict[str, Any], name: str) -> list[dict[str, Any]]:
@@ -119,7 +122,19 @@ def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str
         for point, r in c["operating_points"].items():
             lines.append(f"| {point} | {fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['false_positive_rate'])} | "
                          f"{fmt(r['f_latency'])} | {fmt(r['warning_delay']['median'])} |")
-        if d.get("positives"):
+        twins = d.get("twins", {})
+        if twins.get("pairs"):
+            lines += ["", f"Counterfactual twins ({twins['pairs']} groups): the risk gap within a group and how often "
+                      "`flagged` flips.", "", "| swapped | groups | mean gap | max gap | flip rate |", "|---|---|---|---|---|"]
+            lines += [f"| {dim} | {r['pairs']} | {fmt(r['mean_gap'])} | {fmt(r['max_gap'])} | {fmt(r['flip_rate'])} |"
+                      for dim, r in twins["by_dimension"].items()]
+            bias_rows = [(k, b) for k, b in d["bias"].items() if k in BIAS_KEYS and b.get("bias_score") is not None]
+            if bias_rows:
+                lines += ["", "Unintended-bias AUCs (generalised mean, p = -5):", "",
+                          "| attribute | subgroup AUC | BPSN AUC | BNSP AUC | bias score |", "|---|---|---|---|---|"]
+                lines += [f"| {k} | {fmt(b['power_mean_subgroup_auc'])} | {fmt(b['power_mean_bpsn_auc'])} | "
+                          f"{fmt(b['power_mean_bnsp_auc'])} | {fmt(b['bias_score'])} |" for k, b in bias_rows]
+        if key == "test":
             lines += ["", "| tactic | message PR-AUC | conversation PR-AUC |", "|---|---|---|"]
             lines += [f"| `{t}` | {fmt(r.get('message_pr_auc'))} | {fmt(r['conversation_pr_auc'])} |"
                       for t, r in d["tactics"].items()]
@@ -130,7 +145,7 @@ def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str
             lines += [f"| {t} | {row['negatives']} | {fmt(row['false_positive_rate'])} |" for t, row in topics.items()]
         for slice_key in ("lang", "register", "target_age", "target_gender"):
             rows = d["slices"].get(slice_key)
-            if rows:
+            if rows and key == "test":
                 lines += ["", f"By `{slice_key}`:", "", "| value | conversations | recall | FPR |", "|---|---|---|---|"]
                 lines += [f"| {v} | {r['conversations']} | {fmt(r['recall'])} | {fmt(r['false_positive_rate'])} |"
                           for v, r in rows.items()]
