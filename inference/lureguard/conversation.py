@@ -84,21 +84,24 @@ def _valid_timestamp(value: str) -> bool:
     return True
 
 
+def _field_problem(obj: dict, key: str, expected: type, where: str, *, empty: str | None = None) -> str | None:
+    """The problem with one required field (missing, wrong type, or empty when it may not be), if any."""
+    name = f"{where}.{key}" if where else key
+    if key not in obj:
+        return f"{name}: missing"
+    value = obj[key]
+    if not isinstance(value, expected):
+        return f"{name}: expected {'a string' if expected is str else 'a list'}, got {_type_name(value)}"
+    if empty is not None and not (value.strip() if isinstance(value, str) else value):
+        return f"{name}: {empty}"
+    return None
+
+
 def validate_message(obj: Any, where: str, *, annotated: bool = False) -> list[str]:
     if not isinstance(obj, dict):
         return [f"{where}: expected an object, got {_type_name(obj)}"]
-    problems = []
-    author = obj.get("author")
-    if "author" not in obj:
-        problems.append(f"{where}.author: missing")
-    elif not isinstance(author, str):
-        problems.append(f"{where}.author: expected a string, got {_type_name(author)}")
-    elif not author.strip():
-        problems.append(f"{where}.author: empty")
-    if "text" not in obj:
-        problems.append(f"{where}.text: missing")
-    elif not isinstance(obj["text"], str):
-        problems.append(f"{where}.text: expected a string, got {_type_name(obj['text'])}")
+    problems = [p for p in (_field_problem(obj, "author", str, where, empty="empty"),
+                            _field_problem(obj, "text", str, where)) if p]
     ts = obj.get("ts")
     if ts is not None and not (isinstance(ts, str) and _valid_timestamp(ts)):
         problems.append(f"{where}.ts: not an ISO 8601 timestamp: {str(ts)[:40]!r}")
@@ -119,23 +122,11 @@ def validate_conversation(obj: Any, *, annotated: bool = False) -> list[str]:
     """Every problem with one decoded conversation, each naming its field; [] when it is valid."""
     if not isinstance(obj, dict):
         return [f"expected a JSON object, got {_type_name(obj)}"]
-    problems = []
-    cid = obj.get("id")
-    if "id" not in obj:
-        problems.append("id: missing")
-    elif not isinstance(cid, str):
-        problems.append(f"id: expected a string, got {_type_name(cid)}")
-    elif not cid:
-        problems.append("id: empty")
-    messages = obj.get("messages")
-    if "messages" not in obj:
-        problems.append("messages: missing")
-    elif not isinstance(messages, list):
-        problems.append(f"messages: expected a list, got {_type_name(messages)}")
-    elif not messages:
-        problems.append("messages: empty list (a conversation needs at least one message)")
-    else:
-        for i, m in enumerate(messages):
+    problems = [p for p in (_field_problem(obj, "id", str, "", empty="empty"),
+                            _field_problem(obj, "messages", list, "",
+                                           empty="empty list (a conversation needs at least one message)")) if p]
+    if isinstance(obj.get("messages"), list):
+        for i, m in enumerate(obj["messages"]):
             problems.extend(validate_message(m, f"messages[{i}]", annotated=annotated))
     if obj.get("meta") is not None and not isinstance(obj["meta"], dict):
         problems.append(f"meta: expected an object, got {_type_name(obj['meta'])}")
