@@ -46,8 +46,8 @@ def _demo(args: argparse.Namespace) -> int:
         top = sorted(result.tactics.items(), key=lambda kv: -kv[1])[:3]
         print("    tactics: " + ", ".join(f"{t} {s:.2f}" for t, s in top))
         for e in result.evidence:
-            line = f"    [{e.index}] {e.author}: {e.text}"
-            print(textwrap.shorten(line, width=width - 2, placeholder="…")
+            line = textwrap.shorten(f"[{e.index}] {e.author}: {e.text}", width=width - 6, placeholder="…")
+            print(f"    {line}"
                   + f"\n        -> {', '.join(f'{t} {s:.2f}' for t, s in e.tactics.items())}")
         pursuer = max(result.actors.items(), key=lambda kv: kv[1])
         print(f"    most likely pursuer: {pursuer[0]} ({pursuer[1]:.2f})\n")
@@ -120,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--strict", action="store_true", help="exit with status 1 when any input line was bad")
     p.add_argument("--resume", action="store_true", help="continue an interrupted scan into the same -o file")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
-    p.add_argument("--batch-messages", type=int, default=512, help="messages per model call (default 512)")
+    p.add_argument("--batch-messages", type=int, default=2048, help="messages per model call (default 2048)")
     p.add_argument("--engine", choices=("local", "spark"), default="local", help=argparse.SUPPRESS)
     p.set_defaults(run=_scan)
 

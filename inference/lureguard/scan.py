@@ -69,7 +69,7 @@ def score_block(detector: Detector, block: list[Record], *, include_text: bool,
 
 def scan(detector: Detector, source: str | Path, output: str | Path | IO[str] | None = None, *,
          format: str | None = None, include_text: bool = True, resume: bool = False,
-         progress: bool | None = None, batch_messages: int = 512) -> ScanSummary:
+         progress: bool | None = None, batch_messages: int = 2048) -> ScanSummary:
     """Scan ``source`` (path or "-") into ``output`` (path, stream, or None for stdout)."""
     summary = ScanSummary()
     started = time.perf_counter()
