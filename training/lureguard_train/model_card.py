@@ -121,7 +121,7 @@ def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str
                   "|---|---|---|---|---|---|"]
         for point, r in c["operating_points"].items():
             lines.append(f"| {point} | {fmt(r['precision'])} | {fmt(r['recall'])} | {fmt(r['false_positive_rate'])} | "
-                         f"{fmt(r['f_latency'])} | {fmt(r['warning_delay']['median'])} |")
+                         f"{fmt(r['f_latency'])} | {fmt(r['warning_delay']['median'], 1)} |")
         twins = d.get("twins", {})
         if twins.get("pairs"):
             lines += ["", f"Counterfactual twins ({twins['pairs']} groups): the risk gap within a group and how often "

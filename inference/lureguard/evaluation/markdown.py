@@ -32,7 +32,7 @@ def render_report(report: dict[str, Any], plots: list[str]) -> str:
         for point, r in c["operating_points"].items():
             lines.append(f"| {point} | {fmt(r['threshold'])} | {fmt(r['precision'])} | {fmt(r['recall'])} | "
                          f"{fmt(r['f1'])} | {fmt(r['false_positive_rate'])} {fmt(r.get('false_positive_rate_ci95'))} | "
-                         f"{fmt(r['f_latency'])} | {fmt(r['warning_delay']['median'])} |")
+                         f"{fmt(r['f_latency'])} | {fmt(r['warning_delay']['median'], 1)} |")
         lines += ["", "| tactic | labelled messages | message PR-AUC | conversation PR-AUC |", "|---|---|---|---|"]
         for t, r in d["tactics"].items():
             lines.append(f"| `{t}` | {fmt(r.get('labelled_messages'))} | {fmt(r.get('message_pr_auc'))} | "
