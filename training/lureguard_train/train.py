@@ -171,7 +171,8 @@ def train(cfg: TrainConfig, *, resume: bool = True) -> Path:
         rng = random.Random(f"{cfg.seed}-{epoch}")
         pool = train_convs + rng.sample(benign_pool, min(cfg.benign_per_epoch, len(benign_pool)))
         groups = batches([window(c, cfg.max_messages, rng) for c in pool], cfg.batch_conversations, rng)
-        done_in_epoch = state["step"] - epoch * per_epoch
+        # Resuming mid-epoch skips the batches already done; an epoch cut short by max_steps counts as ended.
+        done_in_epoch = max(0, state["step"] - epoch * per_epoch)
         model.train()
         started = time.time()
         for k, group in enumerate(groups[done_in_epoch:], start=done_in_epoch):
@@ -202,7 +203,6 @@ def train(cfg: TrainConfig, *, resume: bool = True) -> Path:
         else:
             state["stale"] += 1
         state["epoch"] = epoch + 1
-        state["step"] = max(state["step"], state["epoch"] * per_epoch) if state["step"] < total else state["step"]
         save_checkpoint()
     log.info("done: best validation score %.4f", state["best"])
     return out_dir / "best.pt"
