@@ -94,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="lureguard",
         description="Detect grooming and trafficking-recruitment tactics in conversations. Scores are signals "
                     "for human review, never a verdict on a person.",
-        epilog="Tactics: " + ", ".join(TACTIC_IDS))
+        epilog="Tactics: " + ", ".join(TACTIC_IDS) + ". Exit status: 0 ok; 1 bad input under scan --strict; "
+               "2 usage or file problem; 3 no usable model.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="{demo,scan,eval}")
 
     def model_options(p: argparse.ArgumentParser) -> None:
