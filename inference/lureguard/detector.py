@@ -20,7 +20,7 @@ import numpy as np
 
 from .artifacts import MODEL_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE, load_model_config
 from .batching import Layout, MessageTokenizer, layout, pad
-from .conversation import Conversation, ReadError, parse_conversation
+from .conversation import Conversation, Message, ReadError, parse_conversation
 from .taxonomy import TACTIC_IDS
 
 LOGIT_OUTPUTS = ("tactic_logits", "risk_logits", "actor_logits")
@@ -286,7 +286,7 @@ class LiveConversation:
         lay = layout([window], author_slot_count=detector.config.author_slots)
         tactic, risk, actor = detector.read(np.stack([vectors[t] for t in lay.texts]), lay)
         scores = detector.calibrate(tactic[0], risk[0], actor[0])
-        conv = Conversation(id=self._id, messages=tuple(_message(a, t) for a, t in window), meta=self._meta)
+        conv = Conversation(id=self._id, messages=tuple(Message(author=a, text=t) for a, t in window), meta=self._meta)
         result = detector._result(conv, scores, include_text=True)
         self._peak = max(self._peak, float(scores.risk[-1]))
         if self._first_flag is None and self._peak >= detector.threshold:
@@ -298,12 +298,6 @@ class LiveConversation:
             evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
             actors=dict(self._authors), first_flag_index=self._first_flag, model=detector.name,
             meta=self._meta)
-
-
-def _message(author: str, text: str):
-    from .conversation import Message
-
-    return Message(author=author, text=text)
 
 
 def _as_conversation(obj: Conversation | Mapping[str, Any]) -> Conversation:

@@ -14,7 +14,7 @@ from itertools import islice
 from pathlib import Path
 from typing import IO, Iterable, Iterator
 
-from .conversation import Conversation, Record
+from .conversation import Conversation, ReadError, Record
 from .detector import Detector
 from .reading import read_records
 from .writing import AtomicLineWriter, to_json_line
@@ -61,7 +61,7 @@ def score_block(detector: Detector, block: list[Record], *, include_text: bool,
                            key=lambda i: len(block[i].messages))
     results = detector.score([block[i] for i in conversations], include_text=include_text,
                              batch_messages=batch_messages)
-    out: list[dict] = [r.to_dict() for r in block]  # errors already are their own output
+    out: list[dict] = [r.to_dict() if isinstance(r, ReadError) else {} for r in block]  # errors are their own output
     for i, result in zip(conversations, results):
         out[i] = result.to_dict()
     return out

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 
 from lureguard.detector import Detector
+from lureguard.evaluation.metrics import best_f1_threshold
 from lureguard.taxonomy import TACTIC_IDS
 
 from .data import targets
@@ -42,20 +43,18 @@ def operating_points(scores: np.ndarray, labels: np.ndarray, *, recall_target: f
                      precision_target: float = 0.95) -> dict[str, float]:
     precision, recall, thresholds = precision_recall_curve(labels, scores)
     precision, recall = precision[:-1], recall[:-1]  # align with thresholds
-    f1 = 2 * precision * recall / np.maximum(precision + recall, 1e-12)
     high_recall = thresholds[recall >= recall_target].max()
     reach = np.flatnonzero(precision >= precision_target)
     high_precision = thresholds[reach.min()] if reach.size else thresholds[np.argmax(precision)]
-    return {"high_recall": float(high_recall), "balanced": float(thresholds[np.argmax(f1)]),
+    return {"high_recall": float(high_recall), "balanced": best_f1_threshold(labels, scores),
             "high_precision": float(high_precision)}
 
 
-def best_f1_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+def evidence_threshold(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Best-F1 threshold of one tactic's message scores, never below MIN_TACTIC_THRESHOLD."""
     if not labels.any():
         return 0.5
-    precision, recall, thresholds = precision_recall_curve(labels, scores)
-    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-    return float(max(thresholds[np.argmax(f1)], MIN_TACTIC_THRESHOLD))
+    return max(best_f1_threshold(labels, scores), MIN_TACTIC_THRESHOLD)
 
 
 def calibrate(detector: Detector, convs: Sequence[dict[str, Any]]) -> dict[str, Any]:
@@ -81,7 +80,7 @@ def calibrate(detector: Detector, convs: Sequence[dict[str, Any]]) -> dict[str, 
     tactic_thresholds = {}
     for k, tid in enumerate(TACTIC_IDS):
         c = calibration[tid]
-        tactic_thresholds[tid] = best_f1_threshold(_sigmoid(tactic_logits[:, k] * c["scale"] + c["bias"]),
+        tactic_thresholds[tid] = evidence_threshold(_sigmoid(tactic_logits[:, k] * c["scale"] + c["bias"]),
                                                    tactic_truth[:, k])
     return {"calibration": calibration, "thresholds": operating_points(risk, labels),
             "tactic_thresholds": tactic_thresholds}

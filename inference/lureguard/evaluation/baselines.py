@@ -15,6 +15,7 @@ import numpy as np
 from ..conversation import Conversation
 from ..normalize import normalize_text
 from ..taxonomy import TACTIC_IDS
+from .metrics import best_f1_threshold
 
 LEXICON: dict[str, tuple[str, ...]] = {
     "job_lure": ("model", "modelling", "modeling", "dancer", "hostess", "nanny", "au pair", "job abroad",
@@ -80,7 +81,6 @@ class TfidfBaseline:
     def __init__(self, train: Sequence[Conversation], validation: Sequence[Conversation]) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
-        from sklearn.metrics import precision_recall_curve
 
         self.vectorizer = TfidfVectorizer(ngram_range=(1, 2), min_df=2, sublinear_tf=True,
                                           preprocessor=lambda s: normalize_text(s).lower())
@@ -92,10 +92,7 @@ class TfidfBaseline:
                               if y[:, k].any() else None for k in range(len(TACTIC_IDS))]
         self.risk_model = LogisticRegression(max_iter=1000, class_weight="balanced").fit(
             x_conversations, [c.label for c in train])
-        risk = [self._trace(c)[-1] for c in validation]
-        precision, recall, thresholds = precision_recall_curve([c.label for c in validation], risk)
-        f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
-        self.threshold = float(thresholds[np.argmax(f1)])
+        self.threshold = best_f1_threshold([c.label for c in validation], [self._trace(c)[-1] for c in validation])
 
     def _trace(self, conv: Conversation) -> np.ndarray:
         prefixes = [_joined(conv.messages[: i + 1]) for i in range(len(conv.messages))]

@@ -29,6 +29,13 @@ def pr_curve_points(y_true: Sequence[int], y_score: Sequence[float], *, points: 
             "recall": [round(float(r), 4) for r in recall[keep]]}
 
 
+def best_f1_threshold(y_true: Sequence[int], y_score: Sequence[float]) -> float:
+    """The score threshold with the best F1 (flag at score >= threshold)."""
+    precision, recall, thresholds = precision_recall_curve(y_true, y_score)
+    f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
+    return float(thresholds[np.argmax(f1)])
+
+
 def roc_auc(y_true: Sequence[int], y_score: Sequence[float]) -> float | None:
     y_true = np.asarray(y_true)
     return float(roc_auc_score(y_true, y_score)) if 0 < y_true.sum() < len(y_true) else None

@@ -16,11 +16,11 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..artifacts import OPERATING_POINTS
 from ..conversation import Conversation, ReadError
 from ..reading import read_records
 from ..taxonomy import TACTIC_IDS
 from . import metrics as M
+from .markdown import fmt
 
 METRICS_VERSION = 1
 
@@ -265,17 +265,11 @@ def _jsonable(value: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def _fmt(x: Any) -> str:
-    return "n/a" if x is None else f"{x:.3f}" if isinstance(x, float) else str(x)
-
-
 def _print_summary(name: str, d: dict[str, Any]) -> None:
     c = d["conversation"]
     print(f"{name}: {d['conversations']} conversations ({d['positives']} positive); "
-          f"PR-AUC {_fmt(c['pr_auc'])}, ROC-AUC {_fmt(c['roc_auc'])}, ECE {_fmt(d['calibration']['ece'])}")
+          f"PR-AUC {fmt(c['pr_auc'])}, ROC-AUC {fmt(c['roc_auc'])}, ECE {fmt(d['calibration']['ece'])}")
     for point, r in c["operating_points"].items():
-        print(f"  {point:<15} recall {_fmt(r['recall'])}  precision {_fmt(r['precision'])}  "
-              f"FPR {_fmt(r['false_positive_rate'])}  F-latency {_fmt(r['f_latency'])}")
+        print(f"  {point:<15} recall {fmt(r['recall'])}  precision {fmt(r['precision'])}  "
+              f"FPR {fmt(r['false_positive_rate'])}  F-latency {fmt(r['f_latency'])}")
 
-
-__all__ = ["evaluate", "load_annotated", "load_scores", "run_eval", "OPERATING_POINTS"]
