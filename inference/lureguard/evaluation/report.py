@@ -76,6 +76,7 @@ def evaluate(convs: Sequence[Conversation], outputs: Sequence[dict[str, Any]], *
     points = thresholds or {"as_given": None}
     first_tactic = [_first_tactic(c) for c in convs]
     at: dict[str, Any] = {}
+    flags: dict[str, np.ndarray] = {}
     for name, threshold in points.items():
         if threshold is None:
             flagged = np.array([bool(o["flagged"]) for o in outputs])
@@ -83,6 +84,7 @@ def evaluate(convs: Sequence[Conversation], outputs: Sequence[dict[str, Any]], *
         else:
             flagged = risk >= threshold
             first_flag = [_first_crossing(o, threshold) for o in outputs]
+        flags[name] = flagged
         rates = M.confusion_rates(y, flagged)
         if bootstrap and len(y) and (~y.astype(bool)).any():
             rates["false_positive_rate_ci95"] = M.bootstrap_ci(
@@ -114,8 +116,7 @@ def evaluate(convs: Sequence[Conversation], outputs: Sequence[dict[str, Any]], *
         report[f"tactic_macro_{level}"] = float(np.mean(values)) if values else None
 
     main_point = "balanced" if "balanced" in points else next(iter(points))
-    threshold = points[main_point]
-    flagged = risk >= threshold if threshold is not None else np.array([bool(o["flagged"]) for o in outputs])
+    flagged = flags[main_point]
     report["slices"] = _slices(convs, y, risk, flagged)
     report["hard_negative_false_positive_rate"] = {
         topic: row["false_positive_rate"] for topic, row in report["slices"].get("topic", {}).items()
