@@ -28,10 +28,9 @@ def test_model_is_small_verified_and_in_taxonomy_order(shipped_model_dir):
 
 
 def test_int8_agreed_with_fp32_on_flagged_when_exported(shipped_model_dir):
-    # Measured by `python -m lureguard_train export` on the test split. The model issue asks for 0.99;
-    # model 0.1.0 reaches about 0.96 (see its card), and this guards against falling further.
+    # Measured by `python -m lureguard_train export` on the test split; the model issue asks for 0.99.
     config = load_model_config(shipped_model_dir)
-    assert config.extra["int8_fp32_flag_agreement"]["test"] >= 0.95
+    assert config.extra["int8_fp32_flag_agreement"]["test"] >= 0.99
 
 
 def test_demo_prints_a_table(capsys, shipped_model_dir):
@@ -65,7 +64,7 @@ def test_hard_negatives_in_the_demo_stay_unflagged(shipped):
         assert not results[cid].flagged, (cid, results[cid].risk)
 
 
-@pytest.mark.xfail(strict=True, reason="model 0.1.0 flags a legitimate recruiter (named company, no fees, "
+@pytest.mark.xfail(strict=True, reason="models 0.1.0 and 0.2.0 flag a legitimate recruiter (named company, no fees, "
                                        "interview): a known false positive, reported in its card")
 def test_a_legitimate_recruiter_stays_unflagged(shipped):
     assert not _demo(shipped)["demo-2"].flagged

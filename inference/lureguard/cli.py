@@ -65,8 +65,7 @@ def _scan(args: argparse.Namespace) -> int:
         print("lureguard scan: --resume needs -o OUTPUT (a file to continue)", file=sys.stderr)
         return EXIT_USAGE
     if args.engine == "spark":
-        print("lureguard scan: --engine spark is not available in this version", file=sys.stderr)
-        return EXIT_USAGE
+        return _scan_spark(args)
     detector = _detector(args)
     progress = False if args.quiet else None
     try:
@@ -78,6 +77,47 @@ def _scan(args: argparse.Namespace) -> int:
     if not args.quiet:
         print(f"lureguard scan: {summary}", file=sys.stderr)
     return EXIT_STRICT if args.strict and summary.errors else 0
+
+
+def _scan_spark(args: argparse.Namespace) -> int:
+    """The same scan on Apache Spark: INPUT and OUTPUT are files or folders any executor can read."""
+    import time
+
+    problem = None
+    if args.input == "-":
+        problem = "--engine spark reads a file or folder, not standard input"
+    elif not args.output or args.output == "-":
+        problem = "--engine spark needs -o OUTPUT (a folder of part files that Spark writes)"
+    elif args.resume:
+        problem = "--resume is for the local engine; Spark reruns failed tasks itself"
+    elif Path(args.output).exists():
+        problem = f"{args.output} exists; Spark writes a new folder"
+    elif args.format == "csv":
+        problem = "--engine spark reads JSON Lines or Parquet"
+    if problem:
+        print(f"lureguard scan: {problem}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        from .spark import Settings, scan, session
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        print(f"lureguard scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    _detector(args)  # a missing or altered model stops here, before any executor starts
+    settings = Settings(model_dir=str(Path(args.model).resolve()) if args.model else None,
+                        operating_point=args.operating_point, include_text=not args.no_text,
+                        threads=args.threads or 1, batch_messages=args.batch_messages)
+    started = time.perf_counter()
+    try:
+        spark = session(args.master, progress=not args.quiet)
+        counts = scan(spark, args.input, args.output, format=args.format, settings=settings)
+    except (ValueError, ImportError) as exc:
+        print(f"lureguard scan: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.quiet:
+        print(f"lureguard scan: {counts['conversations']} conversations, {counts['flagged']} flagged, "
+              f"{counts['errors']} errors in {time.perf_counter() - started:.1f}s (Spark, {spark.sparkContext.master})"
+              f" -> {args.output}", file=sys.stderr)
+    return EXIT_STRICT if args.strict and counts["errors"] else 0
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -122,7 +162,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--resume", action="store_true", help="continue an interrupted scan into the same -o file")
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary on standard error")
     p.add_argument("--batch-messages", type=int, default=2048, help="messages per model call (default 2048)")
-    p.add_argument("--engine", choices=("local", "spark"), default="local", help=argparse.SUPPRESS)
+    p.add_argument("--engine", choices=("local", "spark"), default="local",
+                   help="local (default) or spark: run on Apache Spark (pip install 'lureguard[spark]'); "
+                        "INPUT is a JSONL or Parquet file or folder, -o a new folder of part files")
+    p.add_argument("--master", help="Spark master URL for --engine spark (default: spark-submit's, else local[*])")
     p.set_defaults(run=_scan)
 
     p = sub.add_parser("eval", help="metrics, disaggregated metrics and bias tests on annotated data")

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Iterable, Iterator
 
-from .conversation import ReadError, Record, parse_conversation
+from .conversation import Conversation, ReadError, Record, parse_conversation
 
 FORMATS = ("jsonl", "csv", "parquet")
 MESSAGE_COLUMNS = ("conversation_id", "author", "text")
@@ -54,27 +54,27 @@ def read_jsonl(stream: IO[bytes], *, annotated: bool = False) -> Iterator[Record
     """One record per physical line; blank and broken lines become errors, never silence."""
     seen: dict[str, int] = {}
     for number, raw in enumerate(stream, start=1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        raw = raw.rstrip(b"\r\n")
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            yield ReadError(line=number, error=f"not valid UTF-8 (byte {exc.start} of the line)")
-            continue
-        if not text.strip():
-            yield ReadError(line=number, error="empty line (expected one JSON conversation per line)")
-            continue
-        try:
-            obj = json.loads(text)
-        except json.JSONDecodeError as exc:
-            yield ReadError(line=number, error=f"not valid JSON: {exc.msg} at column {exc.colno}")
-            continue
-        except RecursionError:
-            yield ReadError(line=number, error="not valid JSON: nested too deeply")
-            continue
-        record = parse_conversation(obj, line=number, annotated=annotated)
-        yield _check_duplicate(record, seen)
+        yield _check_duplicate(parse_jsonl_line(raw, number, annotated=annotated), seen)
+
+
+def parse_jsonl_line(raw: bytes, number: int, *, annotated: bool = False) -> Record:
+    """The record of one physical JSONL line (``number`` is 1-based); duplicates are the caller's concern."""
+    if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    raw = raw.rstrip(b"\r\n")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return ReadError(line=number, error=f"not valid UTF-8 (byte {exc.start} of the line)")
+    if not text.strip():
+        return ReadError(line=number, error="empty line (expected one JSON conversation per line)")
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return ReadError(line=number, error=f"not valid JSON: {exc.msg} at column {exc.colno}")
+    except RecursionError:
+        return ReadError(line=number, error="not valid JSON: nested too deeply")
+    return parse_conversation(obj, line=number, annotated=annotated)
 
 
 def _check_duplicate(record: Record, seen: dict[str, int]) -> Record:
@@ -82,9 +82,13 @@ def _check_duplicate(record: Record, seen: dict[str, int]) -> Record:
         return record
     first = seen.setdefault(record.id, record.line or 0)
     if first != (record.line or 0):
-        return ReadError(line=record.line, id=record.id,
-                         error=f"id: duplicate of the conversation on line {first}")
+        return duplicate_error(record, first)
     return record
+
+
+def duplicate_error(record: Conversation, first_line: int) -> ReadError:
+    """The error record of a conversation whose id an earlier line of the same file already used."""
+    return ReadError(line=record.line, id=record.id, error=f"id: duplicate of the conversation on line {first_line}")
 
 
 def read_csv(stream: IO[bytes], *, annotated: bool = False) -> Iterator[Record]:

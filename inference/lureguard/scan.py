@@ -56,7 +56,8 @@ def _blocks(records: Iterable[Record], budget: int) -> Iterator[list[Record]]:
 
 def score_block(detector: Detector, block: list[Record], *, include_text: bool,
                 batch_messages: int) -> list[dict]:
-    """Output dicts for a block, in block order; conversations are scored shortest first to limit padding."""
+    """Output dicts for a block, in block order. Conversations are scored shortest first, so each model call
+    holds conversations of similar length, which it reads in few groups of equal length."""
     conversations = sorted((i for i, r in enumerate(block) if isinstance(r, Conversation)),
                            key=lambda i: len(block[i].messages))
     results = detector.score([block[i] for i in conversations], include_text=include_text,

@@ -19,6 +19,7 @@ from pathlib import Path
 from .config import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
+MODEL_VERSION = "0.2.0"  # the version an export writes; bump it with every shipped model
 
 
 def _corpus(args: argparse.Namespace) -> int:
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
         if name == "all":
             p.add_argument("--out", default="inference/lureguard/model")
-            p.add_argument("--version", default="0.1.0")
+            p.add_argument("--version", default=MODEL_VERSION)
         p.set_defaults(handler=run)
     p = sub.add_parser("eval-sets", help="write DailyDialog test and eval_only/ chats as annotated JSONL (not for git)")
     p.add_argument("--shared-data", default="../shared/data")
@@ -152,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="ONNX export, int8 quantisation, calibration, config")
     p.add_argument("--run", default="runs/latest")
     p.add_argument("--out", default="inference/lureguard/model")
-    p.add_argument("--version", default="0.1.0")
+    p.add_argument("--version", default=MODEL_VERSION)
     p.set_defaults(handler=_export)
     args = parser.parse_args(argv)
     if args.command == "all":

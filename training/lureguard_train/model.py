@@ -88,8 +88,10 @@ class ConversationModel(nn.Module):
     def encode_messages(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """Mean-pooled MiniLM vectors, one per message (the all-MiniLM-L6-v2 sentence embedding)."""
         hidden = bert_forward(self.encoder, input_ids, attention_mask)
-        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
-        return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+        mask = attention_mask.unsqueeze(1).to(hidden.dtype)  # [N, 1, T]
+        # A batched matrix product, not a sum over axis 1: ONNX Runtime reduces a batch of one in a
+        # different order than a larger batch, and a message's vector must not depend on its batch.
+        return (mask @ hidden).squeeze(1) / mask.sum(-1).clamp(min=1e-9)
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, message_index: torch.Tensor,
                 message_mask: torch.Tensor, author_slot: torch.Tensor):
