@@ -7,7 +7,7 @@ inputs: that is what the parity tests rest on.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
@@ -74,6 +74,21 @@ def pad(token_ids: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
         ids[row, : len(seq)] = seq
         mask[row, : len(seq)] = 1
     return ids, mask
+
+
+def equal_length_groups(lengths: Sequence[int], size: int) -> Iterator[list[int]]:
+    """Indices of items grouped by equal length (shortest first), at most ``size`` per group.
+
+    The model's numbers for an item depend only on the item when nothing in its call is padded;
+    encoding, reading windows and quantisation calibration all batch this way.
+    """
+    by_length: dict[int, list[int]] = {}
+    for i, n in enumerate(lengths):
+        by_length.setdefault(n, []).append(i)
+    for n in sorted(by_length):
+        group = by_length[n]
+        for start in range(0, len(group), size):
+            yield group[start:start + size]
 
 
 def layout(conversations: Sequence[Sequence[tuple[str, str]]], *, author_slot_count: int) -> Layout:

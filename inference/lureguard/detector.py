@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from .artifacts import MODEL_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE, load_model_config
-from .batching import Layout, MessageTokenizer, layout
+from .batching import Layout, MessageTokenizer, equal_length_groups, layout
 from .conversation import Conversation, Message, ReadError, parse_conversation
 from .taxonomy import TACTIC_IDS
 
@@ -158,20 +158,14 @@ class Detector:
         (the model quantises each token row on its own), whatever else is scanned with it.
         """
         tokens = self.tokenizer.tokenize(texts)
-        by_length: dict[int, list[int]] = {}
-        for i, ids in enumerate(tokens):
-            by_length.setdefault(len(ids), []).append(i)
         vectors: np.ndarray | None = None
-        for length in sorted(by_length):
-            group = by_length[length]
-            for start in range(0, len(group), ENCODE_ROWS):
-                rows = group[start:start + ENCODE_ROWS]
-                ids = np.array([tokens[i] for i in rows], dtype=np.int64)
-                (out,) = self._session.run(["message_vectors"], {**self._idle_context, "input_ids": ids,
-                                                                 "attention_mask": np.ones_like(ids)})
-                if vectors is None:
-                    vectors = np.empty((len(tokens), out.shape[1]), dtype=np.float32)
-                vectors[rows] = out
+        for rows in equal_length_groups([len(ids) for ids in tokens], ENCODE_ROWS):
+            ids = np.array([tokens[i] for i in rows], dtype=np.int64)
+            (out,) = self._session.run(["message_vectors"], {**self._idle_context, "input_ids": ids,
+                                                             "attention_mask": np.ones_like(ids)})
+            if vectors is None:
+                vectors = np.empty((len(tokens), out.shape[1]), dtype=np.float32)
+            vectors[rows] = out
         return vectors if vectors is not None else np.zeros((0, 1), np.float32)
 
     def read(self, vectors: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -197,20 +191,15 @@ class Detector:
         row_of = {text: row for row, text in enumerate(texts)}
         # Windows are read in groups of equal length, so none is padded and a conversation's scores
         # do not depend on the conversations read beside it.
-        by_length: dict[int, list[tuple[int, int, int, int]]] = {}
-        for piece in pieces:
-            by_length.setdefault(piece[2] - piece[1], []).append(piece)
-        for same_length in by_length.values():
-            for start in range(0, len(same_length), READ_WINDOWS):
-                group = same_length[start:start + READ_WINDOWS]
-                lay = layout([conversations[c][s:e] for c, s, e, _ in group],
-                             author_slot_count=self.config.author_slots)
-                t_out, r_out, a_out = self.read(vectors[[row_of[t] for t in lay.texts]], lay)
-                for row, (c, s, e, first) in enumerate(group):
-                    keep = slice(first - s, e - s)
-                    tactic[c][first:e] = t_out[row, keep]
-                    risk[c][first:e] = r_out[row, keep]
-                    actor[c][first:e] = a_out[row, keep]
+        for indices in equal_length_groups([e - s for _, s, e, _ in pieces], READ_WINDOWS):
+            group = [pieces[i] for i in indices]
+            lay = layout([conversations[c][s:e] for c, s, e, _ in group], author_slot_count=self.config.author_slots)
+            t_out, r_out, a_out = self.read(vectors[[row_of[t] for t in lay.texts]], lay)
+            for row, (c, s, e, first) in enumerate(group):
+                keep = slice(first - s, e - s)
+                tactic[c][first:e] = t_out[row, keep]
+                risk[c][first:e] = r_out[row, keep]
+                actor[c][first:e] = a_out[row, keep]
         if not calibrated:
             return [MessageScores(t, r, a) for t, r, a in zip(tactic, risk, actor)]
         return [self.calibrate(t, r, a) for t, r, a in zip(tactic, risk, actor)]

@@ -20,7 +20,8 @@ import numpy as np
 import torch
 
 from lureguard.artifacts import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
-from lureguard.batching import build_batch
+from lureguard.batching import build_batch, equal_length_groups
+from lureguard.detector import ENCODE_ROWS
 from lureguard.taxonomy import TACTIC_IDS
 
 from .config import TrainConfig
@@ -109,15 +110,15 @@ def calibration_feeds(cfg: TrainConfig, hidden: int, *, conversations: int = 400
         return None
     texts = [m["text"] for line in path.read_text(encoding="utf-8").splitlines()[:conversations]
              for m in json.loads(line)["messages"]]
-    by_length: dict[int, list[list[int]]] = {}
-    for ids in tokenizer_for(cfg).tokenize(texts):
-        by_length.setdefault(len(ids), []).append(ids)
+    tokens = tokenizer_for(cfg).tokenize(texts)
     idle = np.zeros((1, 1), np.int64)
-    return [{"input_ids": np.array(group[i:i + 64], np.int64), "attention_mask": np.ones((len(group[i:i + 64]), length),
-                                                                                         np.int64),
-             "message_vectors_in": np.zeros((1, hidden), np.float32), "message_index": idle, "message_mask": idle,
-             "author_slot": idle}
-            for length, group in sorted(by_length.items()) for i in range(0, len(group), 64)]
+    feeds = []
+    for rows in equal_length_groups([len(ids) for ids in tokens], ENCODE_ROWS):
+        ids = np.array([tokens[i] for i in rows], np.int64)
+        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids),
+                      "message_vectors_in": np.zeros((1, hidden), np.float32), "message_index": idle,
+                      "message_mask": idle, "author_slot": idle})
+    return feeds
 
 
 def export(run_dir: str | Path, out_dir: str | Path, *, version: str, calibration: dict[str, Any] | None = None,
