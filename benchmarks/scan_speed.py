@@ -3,8 +3,8 @@
     python benchmarks/scan_speed.py [--conversations 400] [--baseline-conversations 60]
 
 The baseline is what a user would write without lureguard's runtime: a Hugging Face transformers
-pipeline over the same MiniLM in PyTorch, one context window (the last 8 messages, with speaker
-markers) per message. Both sides read the same conversations (DailyDialog validation, real chat
+pipeline over the same encoder in PyTorch (all-MiniLM-L6-v2 cut to the model's layers), one context
+window (the last 8 messages, with speaker markers) per message. Both sides read the same conversations (DailyDialog validation, real chat
 lengths) on this machine in this run; the ratio is what to quote, the absolute rates move with the
 machine. The scan is timed in process after loading the model (as in a long scan); peak memory
 is that of a separate, whole `lureguard scan` process over the same file.
@@ -56,7 +56,7 @@ def peak_memory_kib(path: Path, model: str | None) -> int:
     return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
 
 
-def time_baseline(convs: list[dict], window: int = 8) -> float:
+def time_baseline(convs: list[dict], model_dir: str | None, window: int = 8) -> float:
     """Seconds for the transformers pipeline to embed one context window per message."""
     import torch
     from transformers import pipeline
@@ -64,8 +64,18 @@ def time_baseline(convs: list[dict], window: int = 8) -> float:
     sys.path.insert(0, str(ROOT / "training"))
     from lureguard_train.model import base_model_dir
 
+    from transformers import AutoModel, AutoTokenizer
+
+    from lureguard.artifacts import SHIPPED_MODEL_DIR, load_model_config
+
     torch.set_num_threads(2)
-    extractor = pipeline("feature-extraction", model=base_model_dir(), framework="pt", device="cpu")
+    # The same encoder as the model's: all-MiniLM-L6-v2 cut to the layers the model keeps.
+    layers = int(load_model_config(model_dir or SHIPPED_MODEL_DIR, verify=False).extra.get("encoder_layers", 6))
+    encoder = AutoModel.from_pretrained(base_model_dir())
+    del encoder.encoder.layer[layers:]
+    encoder.config.num_hidden_layers = layers
+    extractor = pipeline("feature-extraction", model=encoder, tokenizer=AutoTokenizer.from_pretrained(base_model_dir()),
+                         framework="pt", device="cpu")
     texts = []
     for c in convs:
         lines = [f"{m['author']}: {m['text']}" for m in c["messages"]]
@@ -93,7 +103,7 @@ def main() -> int:
         seconds = time_scan(path, args.model)
     base = convs[: args.baseline_conversations]
     base_messages = sum(len(c["messages"]) for c in base)
-    base_seconds = time_baseline(base)
+    base_seconds = time_baseline(base, args.model)
     scan_rate, base_rate = messages / seconds, base_messages / base_seconds
     print(json.dumps({"scan_messages": messages, "scan_seconds": round(seconds, 2),
                       "scan_messages_per_second": round(scan_rate, 1), "scan_peak_rss_mib": round(peak_kib / 1024, 1),

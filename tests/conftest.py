@@ -39,7 +39,7 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     model, cfg = tiny_model()
     work = tmp_path_factory.mktemp("tiny_work")
     out = tmp_path_factory.mktemp("tiny_model")
-    write_model_dir(model, cfg, out, version="0.0.0-test", work_dir=work, fuse=False)
+    write_model_dir(model, cfg, out, version="0.0.0-test", work_dir=work)
     return out
 
 

@@ -88,3 +88,18 @@ def test_counterfactual_twins_differ_only_in_what_they_swap():
         if group[0]["slices"]["swap"] == "names":
             texts = {tuple(m["text"] for m in g["messages"]) for g in group}
             assert len(texts) == 1, pair
+
+
+BLIND = ROOT / "datasets" / "blind" / "blind_check.jsonl"
+
+
+def test_blind_check_set_is_valid_never_explicit_and_shares_no_text_with_the_corpus(everything):
+    blind = [json.loads(line) for line in BLIND.read_text(encoding="utf-8").splitlines()]
+    assert len(blind) >= 80 and 0.3 <= sum(c["label"] for c in blind) / len(blind) <= 0.7
+    for c in blind:
+        assert validate_conversation(c, annotated=True) == [], c["id"]
+        assert (c["label"] == 1) == any(m["tactics"] for m in c["messages"]), c["id"]
+        assert not any(EXPLICIT.search(m["text"]) for m in c["messages"]), c["id"]
+    seen = {m["text"].strip().lower() for c in everything for m in c["messages"] if len(m["text"]) > 30}
+    shared = [m["text"] for c in blind for m in c["messages"] if m["text"].strip().lower() in seen]
+    assert shared == []

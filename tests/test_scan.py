@@ -192,3 +192,32 @@ def test_resume_after_a_killed_scan_loses_and_duplicates_nothing(tiny_model_dir,
     want = [json.loads(line) for line in reference.read_text().splitlines()]
     assert [r["id"] for r in got] == [r["id"] for r in want]  # nothing lost, nothing twice, same order
     assert [r["risk"] for r in got] == pytest.approx([r["risk"] for r in want], abs=1e-2)
+
+
+def test_scan_holds_one_block_in_memory_however_long_the_input(detector, monkeypatch):
+    """Constant memory on a stream of any length: records are read only a block ahead of the lines written."""
+    import importlib
+
+    from lureguard.conversation import conversation_from_dict
+
+    scan_module = importlib.import_module("lureguard.scan")  # the module, not the function lureguard exports
+
+    state = {"read": 0, "written": 0, "ahead": 0}
+
+    def endless(source, format=None):
+        for i in range(600):
+            state["read"] += 1
+            state["ahead"] = max(state["ahead"], state["read"] - state["written"])
+            yield conversation_from_dict(conv(i, n=2), line=i + 1)
+
+    class Counter(io.StringIO):
+        def write(self, text):
+            state["written"] += text.count("\n")
+            return super().write(text)
+
+    monkeypatch.setattr(scan_module, "read_records", endless)
+    out = Counter()
+    summary = scan(detector, "unused.jsonl", out, batch_messages=16)
+    block = scan_module.BLOCKS_PER_BATCH * 16 // 2  # conversations of 2 messages per block
+    assert summary.conversations == state["written"] == 600
+    assert state["ahead"] <= block + 1

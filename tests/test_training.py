@@ -74,12 +74,13 @@ def test_exported_onnx_matches_pytorch_within_1e_4(tiny_run, tmp_path):
                         author_slot_count=cfg.author_slots)
     with torch.no_grad():
         expected = [torch.sigmoid(t).numpy() for t in model(**{k: torch.from_numpy(v) for k, v in batch.feeds().items()})]
-    session = ort.InferenceSession(str(tmp_path / "model.fp32.onnx"), providers=["CPUExecutionProvider"])
     feeds = batch.feeds()
-    idle = np.zeros((1, 1), np.int64)
-    (vectors,) = session.run(["message_vectors"], {**feeds, "message_vectors_in": np.zeros((1, 384), np.float32),
-                                                   "message_index": idle, "message_mask": idle, "author_slot": idle})
-    logits = session.run(["tactic_logits", "risk_logits", "actor_logits"], {**feeds, "message_vectors_in": vectors})
+    encoder = ort.InferenceSession(str(tmp_path / "encoder.fp32.onnx"), providers=["CPUExecutionProvider"])
+    conversation = ort.InferenceSession(str(tmp_path / "conversation.fp32.onnx"), providers=["CPUExecutionProvider"])
+    (vectors,) = encoder.run(["message_vectors"], {k: feeds[k] for k in ("input_ids", "attention_mask")})
+    logits = conversation.run(["tactic_logits", "risk_logits", "actor_logits"],
+                              {"message_vectors": vectors, **{k: feeds[k] for k in ("message_index", "message_mask",
+                                                                                    "author_slot")}})
     got = [1 / (1 + np.exp(-x)) for x in logits]
     mask = batch.message_mask.astype(bool)
     for e, g in zip(expected, got):
@@ -93,6 +94,6 @@ def test_int8_agrees_with_fp32_on_flagged(tmp_path):
     from lureguard_train.export import flag_agreement, write_model_dir
 
     model, cfg = tiny_model()
-    write_model_dir(model, cfg, tmp_path / "model", version="0.0.0-agree", work_dir=tmp_path, fuse=False)
+    write_model_dir(model, cfg, tmp_path / "model", version="0.0.0-agree", work_dir=tmp_path)
     convs = [json.loads(line) for line in (ROOT / "datasets" / "lureguard" / "test.jsonl").read_text().splitlines()[:60]]
-    assert flag_agreement(tmp_path / "model", tmp_path / "model.fp32.onnx", convs) >= 0.99
+    assert flag_agreement(tmp_path / "model", tmp_path / "encoder.fp32.onnx", convs) >= 0.99

@@ -1,6 +1,7 @@
 """The model directory: named files, a config that describes them, and hashes that guard them.
 
-A model directory holds ``model.onnx`` (int8), ``tokenizer.json`` and ``config.json``. The config
+A model directory holds ``encoder.onnx`` (int8: tokens -> message vectors), ``conversation.onnx``
+(message vectors -> logits), ``tokenizer.json`` and ``config.json``. The config
 records the tactic order, the input layout, calibration, operating points and the sha256 of each
 file; loading refuses a directory whose files do not match, so a half-copied or swapped model can
 never score silently.
@@ -16,10 +17,12 @@ from typing import Any
 
 from .taxonomy import TACTIC_IDS
 
-MODEL_FILE = "model.onnx"
+ENCODER_FILE = "encoder.onnx"
+CONVERSATION_FILE = "conversation.onnx"
 TOKENIZER_FILE = "tokenizer.json"
 CONFIG_FILE = "config.json"
 OPERATING_POINTS = ("high_recall", "balanced", "high_precision")
+MODEL_FILES = (ENCODER_FILE, CONVERSATION_FILE, TOKENIZER_FILE)  # every file a config's hashes cover
 SHIPPED_MODEL_DIR = Path(__file__).parent / "model"
 
 
@@ -85,7 +88,7 @@ def load_model_config(model_dir: str | Path, *, verify: bool = True) -> ModelCon
     for point in OPERATING_POINTS:
         if point not in config.thresholds:
             raise ModelIntegrityError(f"model config has no threshold for operating point {point!r}")
-    for name in (MODEL_FILE, TOKENIZER_FILE):
+    for name in MODEL_FILES:
         path = model_dir / name
         if not path.exists():
             raise ModelNotFoundError(f"model directory {model_dir} lacks {name}")

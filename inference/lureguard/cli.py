@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--operating-point", choices=OPERATING_POINTS, default="balanced",
                        help="threshold for 'flagged' fixed on validation data (default: balanced = best F1; "
                             "high_recall: recall >= 0.95; high_precision: precision >= 0.95)")
-        p.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads (default: all cores)")
+        p.add_argument("--threads", type=int, default=None,
+                       help="messages encoded side by side, one ONNX Runtime thread each (default: all cores)")
 
     p = sub.add_parser("demo", help="scan the sample conversations shipped with the package and print a summary")
     model_options(p)

@@ -5,27 +5,38 @@
     results = detector.score([{"id": "c1", "messages": [...]}, ...])
     results[0].risk, results[0].evidence, results[0].to_dict()
 
-Scoring is thread-safe: one ONNX Runtime session serves every thread, and nothing else is shared.
+Scoring is thread-safe: the two ONNX Runtime sessions (encoder, conversation model) and the worker
+pool serve every thread, and nothing else is shared.
 """
 
 from __future__ import annotations
 
 import math
+import os
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .artifacts import MODEL_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE, load_model_config
+from .artifacts import (CONVERSATION_FILE, ENCODER_FILE, OPERATING_POINTS, SHIPPED_MODEL_DIR, TOKENIZER_FILE,
+                        load_model_config)
 from .batching import Layout, MessageTokenizer, equal_length_groups, layout
 from .conversation import Conversation, Message, ReadError, parse_conversation
 from .taxonomy import TACTIC_IDS
 
 LOGIT_OUTPUTS = ("tactic_logits", "risk_logits", "actor_logits")
-ENCODE_ROWS = 64  # messages per encoder call, all of one token length
 READ_WINDOWS = 256  # conversation windows per context call, all of one length
+
+
+def _session_options(ort: Any, threads: int) -> Any:
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return options
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -96,19 +107,15 @@ class Detector:
         self.model_dir = Path(model_dir)
         self.config = load_model_config(self.model_dir, verify=verify)
         self.operating_point = operating_point
-        options = ort.SessionOptions()
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        self._session = ort.InferenceSession(str(self.model_dir / MODEL_FILE), options, providers=list(providers))
-        hidden = next(o.shape[1] for o in self._session.get_outputs() if o.name == "message_vectors")
-        # Each run feeds the path it does not use a one-element placeholder: ONNX Runtime wants every
-        # input and may run both paths, so the idle one must be valid and tiny.
-        self._idle_tokens = np.zeros((1, 1), dtype=np.int64)
-        self._idle_context = {"message_vectors_in": np.zeros((1, hidden), np.float32),
-                              "message_index": self._idle_tokens, "message_mask": self._idle_tokens,
-                              "author_slot": self._idle_tokens}
+        # Messages are encoded one per call (see ``encode``), so the encoder's parallelism comes from
+        # calls running side by side on one session, each on one ONNX Runtime thread.
+        self.threads = max(1, threads or os.cpu_count() or 1)
+        self._encoder = ort.InferenceSession(str(self.model_dir / ENCODER_FILE), _session_options(ort, 1),
+                                             providers=list(providers))
+        self._conversation = ort.InferenceSession(str(self.model_dir / CONVERSATION_FILE),
+                                                  _session_options(ort, self.threads), providers=list(providers))
+        self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="lureguard") if self.threads > 1 else None
+        self._hidden = self._encoder.get_outputs()[0].shape[1]
         self.tokenizer = MessageTokenizer(str(self.model_dir / TOKENIZER_FILE), max_length=self.config.max_length)
         platt = self.config.calibration
         self._scale = {k: np.float32(v["scale"]) for k, v in platt.items()}
@@ -153,27 +160,32 @@ class Detector:
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """Message vectors [len(texts), H].
 
-        Messages are encoded in groups of equal token length, so no message is ever padded: a batch
-        pays only for its own tokens, and a message's vector is a function of its own text alone
-        (the model quantises each token row on its own), whatever else is scanned with it.
+        Each message is encoded in an ONNX Runtime call of its own: the int8 encoder scales its
+        activations by the range of what it is given, so one message per call makes a message's vector
+        a function of its own text alone, whatever is scanned beside it, and no message is padded.
+        ``threads`` calls run side by side.
         """
         tokens = self.tokenizer.tokenize(texts)
-        vectors: np.ndarray | None = None
-        for rows in equal_length_groups([len(ids) for ids in tokens], ENCODE_ROWS):
-            ids = np.array([tokens[i] for i in rows], dtype=np.int64)
-            (out,) = self._session.run(["message_vectors"], {**self._idle_context, "input_ids": ids,
-                                                             "attention_mask": np.ones_like(ids)})
-            if vectors is None:
-                vectors = np.empty((len(tokens), out.shape[1]), dtype=np.float32)
-            vectors[rows] = out
-        return vectors if vectors is not None else np.zeros((0, 1), np.float32)
+        vectors = np.empty((len(tokens), self._hidden), dtype=np.float32)
+
+        def encode_rows(rows: range) -> None:
+            for i in rows:
+                ids = np.array([tokens[i]], dtype=np.int64)
+                (out,) = self._encoder.run(["message_vectors"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})
+                vectors[i] = out[0]
+
+        workers = min(self.threads, len(tokens))
+        if self._pool is None or workers < 2:
+            encode_rows(range(len(tokens)))
+        else:
+            list(self._pool.map(encode_rows, [range(k, len(tokens), workers) for k in range(workers)]))
+        return vectors
 
     def read(self, vectors: np.ndarray, lay: Layout) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Logits (tactic [B, M, 11], risk [B, M], actor [B, M]) of laid-out conversations."""
-        feeds = {"input_ids": self._idle_tokens, "attention_mask": self._idle_tokens,
-                 "message_vectors_in": vectors, "message_index": lay.message_index,
+        feeds = {"message_vectors": vectors, "message_index": lay.message_index,
                  "message_mask": lay.message_mask, "author_slot": lay.author_slot}
-        tactic, risk, actor = self._session.run(list(LOGIT_OUTPUTS), feeds)
+        tactic, risk, actor = self._conversation.run(list(LOGIT_OUTPUTS), feeds)
         return tactic, risk, actor
 
     def message_scores(self, conversations: Sequence[Sequence[tuple[str, str]]], *,

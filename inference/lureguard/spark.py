@@ -46,7 +46,7 @@ class Settings:
     model_dir: str | None = None  # None: the model inside the installed package
     operating_point: str = "balanced"
     include_text: bool = True
-    threads: int = 1  # ONNX Runtime threads per task; match spark.task.cpus
+    threads: int = 1  # encoder workers per task, one ONNX Runtime thread each; match spark.task.cpus
     batch_messages: int = 2048
 
 

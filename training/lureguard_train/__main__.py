@@ -19,7 +19,7 @@ from pathlib import Path
 from .config import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
-MODEL_VERSION = "0.2.0"  # the version an export writes; bump it with every shipped model
+MODEL_VERSION = "0.3.0"  # the version an export writes; bump it with every shipped model
 
 
 def _corpus(args: argparse.Namespace) -> int:
@@ -67,8 +67,8 @@ def _report(args: argparse.Namespace) -> int:
     _eval_sets(argparse.Namespace(shared_data=args.shared_data, out=args.data))
     report_dir = Path(args.cards) / f"eval-{version}"
     data = [str(Path(args.corpus) / "test.jsonl"), str(Path(args.data) / "dailydialog_test.jsonl"),
-            str(Path(args.data) / "eval_only_benign.jsonl"), str(Path(args.corpus) / "bias" / "twins.jsonl"),
-            str(Path(args.corpus) / "bias" / "obfuscated.jsonl")]
+            str(Path(args.data) / "eval_only_benign.jsonl"), str(Path(args.blind) / "blind_check.jsonl"),
+            str(Path(args.corpus) / "bias" / "twins.jsonl"), str(Path(args.corpus) / "bias" / "obfuscated.jsonl")]
     command = ["eval", *data, "--report", str(report_dir)] + (["--model", args.model] if args.model else [])
     if lureguard_main(command) != 0:
         return 1
@@ -105,7 +105,7 @@ def _export(args: argparse.Namespace) -> int:
     calibration = calibrate(Detector.load(out), validation)
     write_config(out, cfg, version=args.version, calibration=calibration)
     test = load_corpus_split(cfg.corpus_dir, "test")
-    agreement = flag_agreement(out, Path(args.run) / "model.fp32.onnx", test)
+    agreement = flag_agreement(out, Path(args.run) / "encoder.fp32.onnx", test)
     write_config(out, cfg, version=args.version, calibration=calibration,
                  extra={"trained_with": cfg.to_dict(), "int8_fp32_flag_agreement": {"test": agreement}})
     print(json.dumps({"thresholds": calibration["thresholds"], "int8_fp32_flag_agreement": agreement}, indent=1))
@@ -147,6 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shared-data", default="../shared/data")
     p.add_argument("--data", default="reports/data", help="where the real evaluation sets are written (not git)")
     p.add_argument("--corpus", default="datasets/lureguard")
+    p.add_argument("--blind", default="datasets/blind", help="the blind check set, written apart from the corpus")
     p.add_argument("--cards", default="model_cards")
     p.add_argument("--model", help="model directory (default: the shipped model)")
     p.set_defaults(handler=_report)

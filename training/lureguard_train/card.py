@@ -39,8 +39,10 @@ None of it is a real predator transcript: every conversation was written for thi
 1. **Hand-written conversations** (`datasets/source/*.jsonl`, {written} conversations): written for this project
    in separate batches, each by a different writer with its own theme and list of scenario families, asked for
    varied voices, lengths, pacing, typos, slang, emoji, obfuscated app names and money, non-native English, and
-   Spanish, Romanian, Polish and Tagalog-English. Each message is labelled with the tactics it carries in context;
-   only the pursuer's messages carry tactics.
+   other languages (Spanish, Portuguese, French, German, Romanian, Polish, Ukrainian, Tagalog, Vietnamese,
+   Swahili, Nigerian Pidgin, Hindi-English and more; see `lang` below). Each message is labelled with the tactics
+   it carries in context; only the pursuer's messages carry tactics. All writers were LLM helpers with separate
+   briefs; there is one annotator per conversation and no agreement figure.
 2. **Re-telling** (`training/lureguard_train/augment.py`): each positive gets {pos_variants} variants and each
    negative enough variants that negatives outnumber positives: new participant handles, chat noise
    (abbreviations, typos, dropped capitals and punctuation, emoji), obfuscated app names and sums, benign

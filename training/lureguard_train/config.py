@@ -29,7 +29,9 @@ class TrainConfig:
     warmup_ratio: float = 0.06
     benign_per_epoch: int = 2500  # real benign conversations sampled afresh each epoch
     benign_validation: int = 800
+    encoder_layers: int = 6  # bottom MiniLM layers kept (of 6): each one dropped makes every message cheaper
     freeze_encoder_layers: int = 3  # bottom transformer layers kept frozen (speed against accuracy)
+    hard_negative_weight: float = 1.0  # risk-loss weight of the corpus's hard negatives (real benign chat: 1)
     max_pos_weight: float = 8.0
     patience: int = 2  # epochs without a better validation score before stopping
     checkpoint_every: int = 100  # optimizer steps between resumable checkpoints
@@ -49,8 +51,13 @@ class TrainConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
         if not 0 <= self.warmup_ratio < 1:
             raise ValueError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
-        if not 0 <= self.freeze_encoder_layers <= 6:
-            raise ValueError(f"freeze_encoder_layers must be 0..6 (MiniLM-L6), got {self.freeze_encoder_layers}")
+        if not 1 <= self.encoder_layers <= 6:
+            raise ValueError(f"encoder_layers must be 1..6 (MiniLM-L6), got {self.encoder_layers}")
+        if not 0 <= self.freeze_encoder_layers <= self.encoder_layers:
+            raise ValueError(f"freeze_encoder_layers must be 0..encoder_layers ({self.encoder_layers}), "
+                             f"got {self.freeze_encoder_layers}")
+        if self.hard_negative_weight <= 0:
+            raise ValueError(f"hard_negative_weight must be positive, got {self.hard_negative_weight}")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -54,10 +54,10 @@ def assign_family_splits(conversations: list[Conversation], seed: int) -> dict[s
     for c in conversations:
         families_by_file[c["source_file"]].add(c["family"])
     split_of: dict[str, str] = {}
-    rng = random.Random(seed)
     for file in sorted(families_by_file):
         families = sorted(families_by_file[file])
-        rng.shuffle(families)
+        # One generator per file: a new source file never moves the families of the others.
+        random.Random(f"{seed}-{file}").shuffle(families)
         for i, family in enumerate(families):
             split_of[family] = "test" if i == 0 else "validation" if i == 1 and len(families) > 3 else "train"
     return split_of

@@ -71,9 +71,16 @@ class TorchBatch:
     actor: torch.Tensor  # [B, M]
     mask: torch.Tensor  # [B, M] float
     labels: torch.Tensor  # [B]
+    risk_weight: torch.Tensor  # [B] weight of each conversation's risk loss
 
 
-def collate(convs: Sequence[Conversation], tokenizer: MessageTokenizer, *, author_slots: int) -> TorchBatch:
+def is_hard_negative(conv: Conversation) -> bool:
+    """A negative written for the corpus (not real benign chat): the cases that look like tactics."""
+    return conv.get("label", 0) == 0 and (conv.get("slices") or {}).get("kind") != "real_benign"
+
+
+def collate(convs: Sequence[Conversation], tokenizer: MessageTokenizer, *, author_slots: int,
+            hard_negative_weight: float = 1.0) -> TorchBatch:
     batch = build_batch([[(m["author"], m["text"]) for m in c["messages"]] for c in convs], tokenizer,
                         author_slot_count=author_slots)
     b, width = batch.message_index.shape
@@ -89,6 +96,7 @@ def collate(convs: Sequence[Conversation], tokenizer: MessageTokenizer, *, autho
         tactics=torch.from_numpy(tactic_t), risk=torch.from_numpy(risk_t), actor=torch.from_numpy(actor_t),
         mask=torch.from_numpy(batch.message_mask.astype(np.float32)),
         labels=torch.tensor([float(c.get("label", 0)) for c in convs]),
+        risk_weight=torch.tensor([hard_negative_weight if is_hard_negative(c) else 1.0 for c in convs]),
     )
 
 

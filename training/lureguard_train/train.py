@@ -34,7 +34,12 @@ log = logging.getLogger("lureguard_train")
 
 
 def build_model(cfg: TrainConfig) -> ConversationModel:
-    model = ConversationModel(load_base_encoder(), context_dim=cfg.context_dim, context_layers=cfg.context_layers,
+    encoder = load_base_encoder()
+    # The bottom layers alone: frozen linear probes on message vectors of the corpus did as well with 3
+    # or 4 layers as with 6 (see the model card), and each layer costs a sixth of the scan.
+    del encoder.encoder.layer[cfg.encoder_layers:]
+    encoder.config.num_hidden_layers = cfg.encoder_layers
+    model = ConversationModel(encoder, context_dim=cfg.context_dim, context_layers=cfg.context_layers,
                               heads=cfg.heads, max_messages=cfg.max_messages, author_slots=cfg.author_slots,
                               dropout=cfg.dropout)
     for layer in model.encoder.encoder.layer[: cfg.freeze_encoder_layers]:
@@ -71,6 +76,8 @@ def loss_fn(outputs, batch, pos_weight: torch.Tensor) -> torch.Tensor:
     # The last message decides the conversation's risk: weight it like the rest of the conversation.
     last = torch.zeros_like(mask)
     last[torch.arange(mask.shape[0]), mask.sum(1).long() - 1] = 1.0
+    # A false flag on a hard negative (a real recruiter, a couple, a parent) is a harm: weigh its risk more.
+    risk = risk * batch.risk_weight.unsqueeze(1)
     per_message = tactic + risk + 0.5 * actor + risk * last * 2.0
     return (per_message * mask).sum() / mask.sum()
 
@@ -178,7 +185,8 @@ def train(cfg: TrainConfig, *, resume: bool = True) -> Path:
         for k, group in enumerate(groups[done_in_epoch:], start=done_in_epoch):
             if state["step"] >= total:
                 break
-            batch = collate(group, tokenizer, author_slots=cfg.author_slots)
+            batch = collate(group, tokenizer, author_slots=cfg.author_slots,
+                            hard_negative_weight=cfg.hard_negative_weight)
             loss = loss_fn(model(**batch.inputs), batch, pos_weight)
             optimizer.zero_grad()
             loss.backward()
