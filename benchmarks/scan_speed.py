@@ -59,23 +59,18 @@ def peak_memory_kib(path: Path, model: str | None) -> int:
 def time_baseline(convs: list[dict], model_dir: str | None, window: int = 8) -> float:
     """Seconds for the transformers pipeline to embed one context window per message."""
     import torch
-    from transformers import pipeline
-
-    sys.path.insert(0, str(ROOT / "training"))
-    from lureguard_train.model import base_model_dir
-
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer, pipeline
 
     from lureguard.artifacts import SHIPPED_MODEL_DIR, load_model_config
+
+    sys.path.insert(0, str(ROOT / "training"))
+    from lureguard_train.model import base_model_dir, load_base_encoder
 
     torch.set_num_threads(2)
     # The same encoder as the model's: all-MiniLM-L6-v2 cut to the layers the model keeps.
     layers = int(load_model_config(model_dir or SHIPPED_MODEL_DIR, verify=False).extra.get("encoder_layers", 6))
-    encoder = AutoModel.from_pretrained(base_model_dir())
-    del encoder.encoder.layer[layers:]
-    encoder.config.num_hidden_layers = layers
-    extractor = pipeline("feature-extraction", model=encoder, tokenizer=AutoTokenizer.from_pretrained(base_model_dir()),
-                         framework="pt", device="cpu")
+    extractor = pipeline("feature-extraction", model=load_base_encoder(layers=layers),
+                         tokenizer=AutoTokenizer.from_pretrained(base_model_dir()), framework="pt", device="cpu")
     texts = []
     for c in convs:
         lines = [f"{m['author']}: {m['text']}" for m in c["messages"]]

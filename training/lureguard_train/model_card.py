@@ -64,10 +64,6 @@ def _yaml(value: Any, indent: int = 0) -> str:
     return pad + json.dumps(value)
 
 
-def _encoder_layers(config: dict[str, Any]) -> int:
-    return int(config.get("encoder_layers", config["trained_with"].get("encoder_layers", 6)))
-
-
 def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str, eval_command: str) -> str:
     name = f"lureguard-{config['version']}"
     header = {"license": "apache-2.0", "language": ["en", "es", "pt", "fr", "ro", "pl", "tl", "vi", "pcm"], "library_name": "onnxruntime",
@@ -84,7 +80,7 @@ def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str
              "calibrated conversation risk, per-tactic scores, evidence messages, a risk per participant and the "
              "message at which the conversation became flagged.",
              f"- Architecture: {config['context_format']}. Base encoder {config['base_model']}, its bottom "
-             f"{_encoder_layers(config)} of 6 layers kept and fine-tuned (all but the bottom "
+             f"{config.get('encoder_layers', 6)} of 6 layers kept and fine-tuned (all but the bottom "
              f"{config['trained_with']['freeze_encoder_layers']}); context model "
              f"{config['trained_with']['context_layers']} layers, width {config['trained_with']['context_dim']}, "
              f"window {config['max_messages']} messages; {config['max_length']} tokens per message.",

@@ -34,11 +34,9 @@ log = logging.getLogger("lureguard_train")
 
 
 def build_model(cfg: TrainConfig) -> ConversationModel:
-    encoder = load_base_encoder()
     # The bottom layers alone: frozen linear probes on message vectors of the corpus did as well with 3
     # or 4 layers as with 6 (see the model card), and each layer costs a sixth of the scan.
-    del encoder.encoder.layer[cfg.encoder_layers:]
-    encoder.config.num_hidden_layers = cfg.encoder_layers
+    encoder = load_base_encoder(layers=cfg.encoder_layers)
     model = ConversationModel(encoder, context_dim=cfg.context_dim, context_layers=cfg.context_layers,
                               heads=cfg.heads, max_messages=cfg.max_messages, author_slots=cfg.author_slots,
                               dropout=cfg.dropout)
