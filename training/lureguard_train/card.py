@@ -101,12 +101,14 @@ benign). Licences of those corpora are listed in each folder's `SOURCE.md`; Dail
 are non-commercial.
 
 ## Known gaps and caveats
-- Written by a small number of writers, however varied their briefs: the phrasing of real exploiters is wider,
-  and the corpus under-represents long, slow conversations spanning weeks.
-- Languages other than English are a small share; dialects (AAVE, Nigerian Pidgin) appear mostly in negatives.
+- Written by a small number of writers, however varied their briefs: the phrasing of real exploiters is wider.
+  Long, slow conversations spanning weeks are one batch (`posT`, 23 to 37 messages), short first contacts another
+  (`posS`, 5 to 9); real grooming can run for months, far past the model's 48-message window.
+- Languages other than English are about a third of the originals but each is a small share; dialects (AAVE,
+  Nigerian Pidgin, Sheng, Taglish) come from a few writers.
 - Labels are per message by the writer; no second annotator, no agreement figure.
 - Variants multiply each original; counts of *independent* conversations are the hand-written originals.
-- Positives are all from the pursuer's side of one-to-one chats; group chats are rare.
+- Group chats (3 to 5 people) are a minority; in positives the pursuer is always one participant.
 """
 
 

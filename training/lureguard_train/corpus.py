@@ -25,7 +25,7 @@ from .counterfactual import obfuscated, twins
 
 Conversation = dict[str, Any]
 SPLITS = ("train", "validation", "test")
-POSITIVE_VARIANTS = 3  # re-tellings per hand-written positive, beside the original
+POSITIVE_VARIANTS = 2  # re-tellings per hand-written positive, beside the original
 
 
 def read_sources(folder: Path) -> list[Conversation]:
