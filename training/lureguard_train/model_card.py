@@ -1,6 +1,6 @@
 """The model card, generated from ``metrics.json`` and the model's config; never typed by hand.
 
-    python -m lureguard_train card --metrics reports/full/metrics.json --out model_cards/lureguard-0.3.0.md
+    python -m lureguard_train card --metrics reports/full/metrics.json --out model_cards/lureguard-0.4.0.md
 
 Hugging Face card metadata (``model-index`` results) on top, then the sections of Mitchell et al.
 (2019). Every number in the card is read from the metrics file; ``tests/test_model_card.py`` checks
