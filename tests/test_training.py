@@ -49,6 +49,26 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tiny_run):
     assert torch.load(out / "checkpoint.pt", weights_only=False)["state"]["step"] == 3
 
 
+def test_two_runs_of_one_config_give_the_same_weights(tmp_path):
+    """Fixed seeds make a rerun reproduce a run: same data, same config, same weights, bit for bit."""
+    from lureguard_train.config import TrainConfig
+    from lureguard_train.train import train
+
+    weights = []
+    for name in ("first", "second"):
+        cfg = TrainConfig(corpus_dir=str(ROOT / "datasets" / "lureguard"), shared_data=None,
+                          out_dir=str(tmp_path / name), limit_conversations=12, batch_conversations=6, max_steps=2,
+                          epochs=1, freeze_encoder_layers=2)
+        weights.append(torch.load(train(cfg), weights_only=False)["model"])
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # and the runs did train: the unfrozen encoder layer moved away from all-MiniLM-L6-v2's weights
+    from lureguard_train.model import load_base_encoder
+
+    base = load_base_encoder(layers=3).state_dict()["encoder.layer.2.attention.self.query.weight"]
+    assert not torch.equal(weights[0]["encoder.encoder.layer.2.attention.self.query.weight"], base)
+
+
 def test_config_rejects_unknown_and_invalid_options():
     from lureguard_train.config import TrainConfig
 
