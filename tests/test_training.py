@@ -18,15 +18,20 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    from lureguard_train.config import TrainConfig
     from lureguard_train.train import train
 
     out = tmp_path_factory.mktemp("run")
-    cfg = TrainConfig(corpus_dir=str(ROOT / "datasets" / "lureguard"), shared_data=None, out_dir=str(out),
-                      limit_conversations=24, batch_conversations=6, max_steps=2, epochs=1, checkpoint_every=1,
-                      freeze_encoder_layers=5)
+    cfg = tiny_config(out, limit_conversations=24, checkpoint_every=1, freeze_encoder_layers=5)
     train(cfg)
     return cfg, out
+
+
+def tiny_config(out_dir, **options):
+    """A run of two steps on a few corpus conversations, without the real benign corpora."""
+    from lureguard_train.config import TrainConfig
+
+    return TrainConfig(**{"corpus_dir": str(ROOT / "datasets" / "lureguard"), "shared_data": None,
+                          "out_dir": str(out_dir), "batch_conversations": 6, "max_steps": 2, "epochs": 1, **options})
 
 
 def test_a_run_logs_checkpoints_and_keeps_its_best_weights(tiny_run):
@@ -51,22 +56,18 @@ def test_a_stopped_run_resumes_from_its_checkpoint(tiny_run):
 
 def test_two_runs_of_one_config_give_the_same_weights(tmp_path):
     """Fixed seeds make a rerun reproduce a run: same data, same config, same weights, bit for bit."""
-    from lureguard_train.config import TrainConfig
+    from lureguard_train.model import load_base_encoder
     from lureguard_train.train import train
 
-    weights = []
-    for name in ("first", "second"):
-        cfg = TrainConfig(corpus_dir=str(ROOT / "datasets" / "lureguard"), shared_data=None,
-                          out_dir=str(tmp_path / name), limit_conversations=12, batch_conversations=6, max_steps=2,
-                          epochs=1, freeze_encoder_layers=2)
-        weights.append(torch.load(train(cfg), weights_only=False)["model"])
+    configs = [tiny_config(tmp_path / name, limit_conversations=12) for name in ("first", "second")]
+    configs[0].freeze_encoder_layers = configs[1].freeze_encoder_layers = configs[0].encoder_layers - 1
+    weights = [torch.load(train(cfg), weights_only=False)["model"] for cfg in configs]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    # and the runs did train: the unfrozen encoder layer moved away from all-MiniLM-L6-v2's weights
-    from lureguard_train.model import load_base_encoder
-
-    base = load_base_encoder(layers=3).state_dict()["encoder.layer.2.attention.self.query.weight"]
-    assert not torch.equal(weights[0]["encoder.encoder.layer.2.attention.self.query.weight"], base)
+    # and the runs did train: the unfrozen top encoder layer moved away from all-MiniLM-L6-v2's weights
+    top = f"encoder.layer.{configs[0].encoder_layers - 1}.attention.self.query.weight"
+    base = load_base_encoder(layers=configs[0].encoder_layers).state_dict()[top]
+    assert not torch.equal(weights[0][f"encoder.{top}"], base)
 
 
 def test_config_rejects_unknown_and_invalid_options():
