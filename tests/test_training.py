@@ -64,6 +64,8 @@ def test_two_runs_of_one_config_give_the_same_weights(tmp_path):
     weights = [torch.load(train(cfg), weights_only=False)["model"] for cfg in configs]
     assert weights[0].keys() == weights[1].keys()
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    # each run logged to its own train.log only (the second did not write into the first's)
+    assert [(tmp_path / name / "train.log").read_text().count("data: ") for name in ("first", "second")] == [1, 1]
     # and the runs did train: the unfrozen top encoder layer moved away from all-MiniLM-L6-v2's weights
     top = f"encoder.layer.{configs[0].encoder_layers - 1}.attention.self.query.weight"
     base = load_base_encoder(layers=configs[0].encoder_layers).state_dict()[top]

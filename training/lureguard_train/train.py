@@ -125,7 +125,11 @@ def _pos_weight(convs: Sequence[dict], cap: float) -> torch.Tensor:
 
 
 def _setup_logging(out_dir: Path) -> None:
+    """Log this run to its own ``train.log``; handlers of an earlier run in the same process are closed."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    for old in list(log.handlers):
+        log.removeHandler(old)
+        old.close()
     handler = logging.FileHandler(out_dir / "train.log")
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
     log.addHandler(handler)
