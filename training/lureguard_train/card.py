@@ -42,7 +42,10 @@ None of it is a real predator transcript: every conversation was written for thi
    other languages (Spanish, Portuguese, French, German, Romanian, Polish, Ukrainian, Tagalog, Vietnamese,
    Swahili, Nigerian Pidgin, Hindi-English and more; see `lang` below). Each message is labelled with the tactics
    it carries in context; only the pursuer's messages carry tactics. All writers were LLM helpers with separate
-   briefs; there is one annotator per conversation and no agreement figure.
+   briefs. A second annotator then read the tags of every positive against the SPEC definitions and corrected
+   clear errors only; each corrected message, with its old tags, new tags and reason, is listed in
+   `datasets/source/second_pass/` (the source files hold the corrected tags). There is no independent
+   agreement figure: the second annotator saw the first one's tags.
 2. **Re-telling** (`training/lureguard_train/augment.py`): each positive gets {pos_variants} variants and each
    negative enough variants that negatives outnumber positives: new participant handles, chat noise
    (abbreviations, typos, dropped capitals and punctuation, emoji), obfuscated app names and sums, benign
@@ -106,7 +109,8 @@ are non-commercial.
   (`posS`, 5 to 9); real grooming can run for months, far past the model's 48-message window.
 - Languages other than English are about a third of the originals but each is a small share; dialects (AAVE,
   Nigerian Pidgin, Sheng, Taglish) come from a few writers.
-- Labels are per message by the writer; no second annotator, no agreement figure.
+- Labels are per message by the writer, reviewed by a second annotator who changed 1.5% of positive messages
+  (`datasets/source/second_pass`); no independent agreement figure.
 - Variants multiply each original; counts of *independent* conversations are the hand-written originals.
 - Group chats (3 to 5 people) are a minority; in positives the pursuer is always one participant.
 """
