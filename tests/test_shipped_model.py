@@ -77,9 +77,8 @@ def test_hard_negatives_in_the_demo_stay_unflagged(shipped):
         assert not results[cid].flagged, (cid, results[cid].risk)
 
 
-@pytest.mark.xfail(strict=True, reason="models 0.1.0 to 0.4.0 flag a legitimate recruiter (named company, no fees, "
-                                       "interview): a known false positive, reported in its card")
 def test_a_legitimate_recruiter_stays_unflagged(shipped):
+    """Models 0.1.0 to 0.4.0 flagged this recruiter (named company, no fees, interview) at `balanced`."""
     assert not _demo(shipped)["demo-2"].flagged
 
 
