@@ -24,11 +24,12 @@ MODEL_VERSION = "0.5.0"  # the version an export writes; bump it with every ship
 
 def _corpus(args: argparse.Namespace) -> int:
     from .card import write_card
-    from .corpus import build, write
+    from .corpus import build, second_pass_counts, write
 
     splits = build(Path(args.source), seed=args.seed)
     stats = write(splits, Path(args.out), seed=args.seed)
-    write_card(Path(args.out), stats, shared_data=args.shared_data, seed=args.seed)
+    write_card(Path(args.out), stats, shared_data=args.shared_data, seed=args.seed,
+               second_pass=second_pass_counts(Path(args.source), splits))
     for split, s in stats["splits"].items():
         print(f"{split:>10}: {s['conversations']} conversations ({s['positives']} positive), {s['messages']} messages")
     return 0

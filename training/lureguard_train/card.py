@@ -109,8 +109,8 @@ are non-commercial.
   (`posS`, 5 to 9); real grooming can run for months, far past the model's 48-message window.
 - Languages other than English are about a third of the originals but each is a small share; dialects (AAVE,
   Nigerian Pidgin, Sheng, Taglish) come from a few writers.
-- Labels are per message by the writer, reviewed by a second annotator who changed 1.5% of positive messages
-  (`datasets/source/second_pass`); no independent agreement figure.
+- Labels are per message by the writer, reviewed by a second annotator who changed {second_pass} messages of
+  the positives (`datasets/source/second_pass`); no independent agreement figure.
 - Variants multiply each original; counts of *independent* conversations are the hand-written originals.
 - Group chats (3 to 5 people) are a minority; in positives the pursuer is always one participant.
 """
@@ -125,7 +125,8 @@ def _real_counts(shared_data: str | None, seed: int) -> str:
                      for s in sources)
 
 
-def render_card(stats: dict[str, Any], *, shared_data: str | None, seed: int, positive_variants: int) -> str:
+def render_card(stats: dict[str, Any], *, shared_data: str | None, seed: int, positive_variants: int,
+                second_pass: dict[str, int]) -> str:
     splits = stats["splits"]
     tactic = stats["tactic_messages"]
     slice_tables = []
@@ -147,13 +148,16 @@ def render_card(stats: dict[str, Any], *, shared_data: str | None, seed: int, po
         twins_n=stats["bias"]["twins"]["conversations"], twins_pairs=stats["bias"]["twins"]["pairs"],
         twins_swaps=", ".join(f"{k} ({v})" for k, v in stats["bias"]["twins"]["by_swap"].items()),
         obf_n=stats["bias"]["obfuscated"]["conversations"],
+        second_pass=f"{second_pass['corrected']:,} of the {second_pass['positive_messages']:,} "
+                    f"({second_pass['corrected'] / max(second_pass['positive_messages'], 1):.1%})",
     )
 
 
-def write_card(out: Path, stats: dict[str, Any], *, shared_data: str | None, seed: int) -> Path:
+def write_card(out: Path, stats: dict[str, Any], *, shared_data: str | None, seed: int,
+               second_pass: dict[str, int]) -> Path:
     from .corpus import POSITIVE_VARIANTS
 
     path = out / "README.md"
-    path.write_text(render_card(stats, shared_data=shared_data, seed=seed, positive_variants=POSITIVE_VARIANTS),
-                    encoding="utf-8")
+    path.write_text(render_card(stats, shared_data=shared_data, seed=seed, positive_variants=POSITIVE_VARIANTS,
+                                second_pass=second_pass), encoding="utf-8")
     return path

@@ -128,6 +128,16 @@ def write_jsonl(path: Path, convs: list[Conversation]) -> None:
             f.write(json.dumps({k: v for k, v in c.items() if k != "split"}, ensure_ascii=False) + "\n")
 
 
+def second_pass_counts(source: Path, splits: dict[str, list[Conversation]]) -> dict[str, int]:
+    """Messages the second annotator corrected (``source/second_pass/*.jsonl``, one line each) and all
+    messages of the hand-written positives they were drawn from."""
+    corrected = sum(1 for path in sorted((source / "second_pass").glob("*.jsonl"))
+                    for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    positive_messages = sum(len(c["messages"]) for convs in splits.values() for c in convs
+                            if c["label"] == 1 and c["slices"]["origin"] == "written")
+    return {"corrected": corrected, "positive_messages": positive_messages}
+
+
 def write(splits: dict[str, list[Conversation]], out: Path, *, seed: int = 13) -> dict[str, Any]:
     """The split files, the bias and robustness sets built from the test split, and the statistics."""
     out.mkdir(parents=True, exist_ok=True)
