@@ -19,7 +19,7 @@ from pathlib import Path
 from .config import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
-MODEL_VERSION = "0.5.0"  # the version an export writes; bump it with every shipped model
+MODEL_VERSION = "0.6.0"  # the version an export writes; bump it with every shipped model
 
 
 def _corpus(args: argparse.Namespace) -> int:
