@@ -81,19 +81,29 @@ def time_baseline(convs: list[dict], model_dir: str | None, window: int = 8) -> 
     return time.perf_counter() - start
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def benchmark_parser(doc: str | None, *, conversations: int) -> argparse.ArgumentParser:
+    """The options every benchmark here shares: where the real chats are, how many, which model."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--conversations", type=int, default=400)
+    parser.add_argument("--conversations", type=int, default=conversations)
+    parser.add_argument("--model", help="model directory (default: the shipped model)")
+    return parser
+
+
+def write_jsonl(convs: list[dict], path: Path) -> Path:
+    path.write_text("".join(json.dumps(c) + "\n" for c in convs))
+    return path
+
+
+def main() -> int:
+    parser = benchmark_parser(__doc__, conversations=400)
     parser.add_argument("--baseline-conversations", type=int, default=60,
                         help="the baseline is slow; it runs on the first N of the same conversations")
-    parser.add_argument("--model", help="model directory (default: the shipped model)")
     args = parser.parse_args()
     convs = conversations(Path(args.shared_data), args.conversations)
     messages = sum(len(c["messages"]) for c in convs)
     with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "bench.jsonl"
-        path.write_text("".join(json.dumps(c) + "\n" for c in convs))
+        path = write_jsonl(convs, Path(tmp) / "bench.jsonl")
         peak_kib = peak_memory_kib(path, args.model)
         seconds = time_scan(path, args.model)
     base = convs[: args.baseline_conversations]

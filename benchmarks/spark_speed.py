@@ -12,25 +12,20 @@ the engine costs per core, which is what sizing a cluster needs.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scan_speed import conversations  # noqa: E402
+from scan_speed import benchmark_parser, conversations, write_jsonl  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--shared-data", default=str(ROOT.parent / "shared" / "data"))
-    parser.add_argument("--conversations", type=int, default=2000)
+    parser = benchmark_parser(__doc__, conversations=2000)
     parser.add_argument("--master", default="local[2]")
-    parser.add_argument("--model", help="model directory (default: the shipped model)")
     args = parser.parse_args()
 
     from lureguard import Detector
@@ -41,8 +36,7 @@ def main() -> int:
     convs = conversations(Path(args.shared_data), args.conversations)
     messages = sum(len(c["messages"]) for c in convs)
     with tempfile.TemporaryDirectory() as tmp:
-        source = Path(tmp) / "bench.jsonl"
-        source.write_text("".join(json.dumps(c) + "\n" for c in convs))
+        source = write_jsonl(convs, Path(tmp) / "bench.jsonl")
         detector = Detector.load(args.model, threads=2)
         detector.score(convs[:20])
         start = time.perf_counter()
