@@ -47,3 +47,12 @@ def test_card_has_the_sections_of_mitchell_et_al(card_and_metrics):
     for section in ("Model details", "Intended use", "Factors", "Metrics", "Evaluation data", "Training data",
                     "Quantitative analyses", "Ethical considerations", "Caveats and recommendations"):
         assert f"## {section}" in text
+
+
+def test_shipped_model_carries_the_package_version(shipped_model_dir):
+    """One number names a release: the wheel, `lureguard --version` and the model inside must agree."""
+    from importlib.metadata import version
+
+    import lureguard
+
+    assert load_model_config(shipped_model_dir).version == lureguard.__version__ == version("lureguard")

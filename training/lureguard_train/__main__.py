@@ -16,10 +16,13 @@ import logging
 import sys
 from pathlib import Path
 
+from lureguard import __version__
+
 from .config import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
-MODEL_VERSION = "0.6.0"  # the version an export writes; bump it with every shipped model
+# An export writes the package version into the model config; bump lureguard.__version__ with every shipped model.
+MODEL_VERSION = __version__
 
 
 def _corpus(args: argparse.Namespace) -> int:
