@@ -50,7 +50,7 @@ def test_card_has_the_sections_of_mitchell_et_al(card_and_metrics):
 
 
 def test_shipped_model_carries_the_package_version(shipped_model_dir):
-    """One number names a release: the wheel, `lureguard --version` and the model inside must agree."""
+    """One number names a release: the installed package, `lureguard.__version__` and the model inside agree."""
     from importlib.metadata import version
 
     import lureguard

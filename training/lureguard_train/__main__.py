@@ -21,8 +21,6 @@ from lureguard import __version__
 from .config import TrainConfig
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "default.json"
-# An export writes the package version into the model config; bump lureguard.__version__ with every shipped model.
-MODEL_VERSION = __version__
 
 
 def _corpus(args: argparse.Namespace) -> int:
@@ -134,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint")
         if name == "all":
             p.add_argument("--out", default="inference/lureguard/model")
-            p.add_argument("--version", default=MODEL_VERSION)
+            p.add_argument("--version", default=__version__, help="written into the model config (default: the package version; bump lureguard.__version__ with every shipped model)")
         p.set_defaults(handler=run)
     p = sub.add_parser("eval-sets", help="write DailyDialog test and eval_only/ chats as annotated JSONL (not for git)")
     p.add_argument("--shared-data", default="../shared/data")
@@ -158,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     p = sub.add_parser("export", help="ONNX export, int8 quantisation, calibration, config")
     p.add_argument("--run", default="runs/latest")
     p.add_argument("--out", default="inference/lureguard/model")
-    p.add_argument("--version", default=MODEL_VERSION)
+    p.add_argument("--version", default=__version__, help="written into the model config (default: the package version; bump lureguard.__version__ with every shipped model)")
     p.set_defaults(handler=_export)
     args = parser.parse_args(argv)
     if args.command == "all":
