@@ -120,3 +120,24 @@ def test_int8_agrees_with_fp32_on_flagged(tmp_path):
     write_model_dir(model, cfg, tmp_path / "model", version="0.0.0-agree", work_dir=tmp_path)
     convs = [json.loads(line) for line in (ROOT / "datasets" / "lureguard" / "test.jsonl").read_text().splitlines()[:60]]
     assert flag_agreement(tmp_path / "model", tmp_path / "encoder.fp32.onnx", convs) >= 0.99
+
+
+def test_quantise_keeps_the_named_feed_forward_product_in_fp32(tmp_path):
+    """Export finds each layer's feed-forward output product by its weight's shape and can leave it fp32;
+    a name that is not in the graph is an error, never a silently quantised product."""
+    import onnx
+
+    from lureguard_train.export import export_fp32, feed_forward_outputs, optimise, quantise
+
+    model, cfg = tiny_model()
+    encoder, _ = export_fp32(model, cfg, tmp_path)
+    optimised = optimise(encoder, tmp_path / "encoder.opt.onnx", hidden=32, heads=2)
+    products = feed_forward_outputs(optimised, hidden=32, intermediate=64)
+    assert len(products) == 1  # one per encoder layer
+    quantise(optimised, tmp_path / "kept.onnx", fp32_products=tuple(products))
+    quantise(optimised, tmp_path / "all.onnx")
+    for path, fp32 in (("kept.onnx", products), ("all.onnx", [])):
+        graph = onnx.load(str(tmp_path / path)).graph
+        assert [n.name for n in graph.node if n.name in products and n.op_type == "MatMul"] == fp32
+    with pytest.raises(ValueError, match="not in"):
+        quantise(optimised, tmp_path / "bad.onnx", fp32_products=("/no_such/MatMul",))
