@@ -10,12 +10,14 @@ sys.path.insert(0, str(ROOT / "inference"))
 from lureguard.conversation import validate_conversation
 from lureguard.taxonomy import TACTIC_IDS
 
-path = sys.argv[1]
-prefix = re.search(r"(neg|pos)[A-Z]+", path).group(0)
+path = Path(sys.argv[1])
+prefix = path.stem
+if not re.fullmatch(r"(neg|pos)[A-Z]+", prefix):
+    sys.exit(f"{path.name}: name the file negXX.jsonl or posXX.jsonl")
 label = 0 if prefix.startswith("neg") else 1
 known_fams, known_texts = set(), set()
-for f in [str(p) for d in ("source", "pending", "blind") for p in (ROOT / "datasets" / d).glob("*.jsonl")]:
-    if f.endswith(prefix + ".jsonl"):
+for f in (p for d in ("source", "pending", "blind") for p in (ROOT / "datasets" / d).glob("*.jsonl")):
+    if f.stem == prefix:
         continue
     for line in open(f, encoding="utf-8"):
         d = json.loads(line)
@@ -28,8 +30,9 @@ for n, line in enumerate(lines, 1):
         d = json.loads(line)
     except json.JSONDecodeError as e:
         errors.append(f"line {n}: not JSON: {e}"); continue
-    errors += [f"line {n}: {p}" for p in validate_conversation(d, annotated=True)]
-    if errors and errors[-1].startswith(f"line {n}:") and "messages" not in d: continue
+    problems = validate_conversation(d, annotated=True)
+    if problems:  # the checks below read a well-formed conversation
+        errors += [f"line {n}: {p}" for p in problems]; continue
     if not str(d.get("id", "")).startswith(prefix + "-"): errors.append(f"line {n}: id must start with {prefix}-")
     if d.get("id") in ids: errors.append(f"line {n}: duplicate id")
     ids.add(d.get("id"))
