@@ -127,7 +127,7 @@ def test_quantise_keeps_the_named_feed_forward_product_in_fp32(tmp_path):
     a name that is not in the graph is an error, never a silently quantised product."""
     import onnx
 
-    from lureguard_train.export import export_fp32, feed_forward_outputs, optimise, quantise
+    from lureguard_train.export import export_fp32, feed_forward_outputs, float_weight_products, optimise, quantise
 
     model, cfg = tiny_model()
     encoder, _ = export_fp32(model, cfg, tmp_path)
@@ -139,5 +139,6 @@ def test_quantise_keeps_the_named_feed_forward_product_in_fp32(tmp_path):
     for path, fp32 in (("kept.onnx", products), ("all.onnx", [])):
         graph = onnx.load(str(tmp_path / path)).graph
         assert [n.name for n in graph.node if n.name in products and n.op_type == "MatMul"] == fp32
+        assert float_weight_products(tmp_path / path) == fp32  # what the config's quantization string names
     with pytest.raises(ValueError, match="not in"):
         quantise(optimised, tmp_path / "bad.onnx", fp32_products=("/no_such/MatMul",))

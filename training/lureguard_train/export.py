@@ -103,6 +103,15 @@ def feed_forward_outputs(path: Path, hidden: int, intermediate: int) -> list[str
             if n.op_type == "MatMul" and shapes.get(n.input[1]) == (intermediate, hidden)]
 
 
+def float_weight_products(path: Path) -> list[str]:
+    """Names of the matrix products with a constant weight that a (quantised) graph still runs in fp32."""
+    import onnx
+
+    graph = onnx.load(str(path)).graph
+    weights = {t.name for t in graph.initializer}
+    return [n.name for n in graph.node if n.op_type == "MatMul" and any(i in weights for i in n.input)]
+
+
 def quantise(path: Path, out: Path, *, fp32_products: tuple[str, ...] = ()) -> dict[str, int]:
     """ONNX Runtime's dynamic int8 for the encoder, weights per output channel.
 
@@ -186,6 +195,7 @@ def default_calibration() -> dict[str, Any]:
 
 def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict[str, Any],
                  extra: dict[str, Any] | None = None) -> None:
+    kept = float_weight_products(out / ENCODER_FILE)  # read from the graph, so the string cannot drift from it
     config = {
         "version": version,
         "tactics": list(TACTIC_IDS),
@@ -206,10 +216,9 @@ def write_config(out: Path, cfg: TrainConfig, *, version: str, calibration: dict
         "opset": OPSET,
         "quantization": f"int8 encoder: SmoothQuant (alpha {SMOOTHING_ALPHA}, on training messages), then ONNX "
                         "Runtime dynamic int8 (weights per output channel; activations scaled at run time over "
-                        "one message, since the runtime encodes each message in a call of its own), except the "
-                        "feed-forward output product of encoder layer(s) "
-                        f"{', '.join(map(str, FP32_FEED_FORWARD_LAYERS))} (from 0), kept fp32; the conversation "
-                        "model stays fp32",
+                        "one message, since the runtime encodes each message in a call of its own)"
+                        + (f", except {', '.join(kept)}, kept fp32" if kept else "")
+                        + "; the conversation model stays fp32",
         **(extra or {}),
     }
     (out / CONFIG_FILE).write_text(json.dumps(config, indent=1) + "\n", encoding="utf-8")
