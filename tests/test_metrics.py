@@ -56,3 +56,11 @@ def test_bootstrap_interval_contains_the_point_estimate():
     low, high = M.bootstrap_ci(M.roc_auc, [y, s], n=200)
     assert low <= M.roc_auc(y, s) <= high
     assert not math.isnan(low)
+
+
+def test_recall_at_fpr_is_the_best_recall_within_each_false_positive_budget():
+    y = [0] * 10 + [1] * 4
+    score = [0.9] + [0.1] * 9 + [0.95, 0.8, 0.7, 0.05]  # one negative above three of the four positives
+    got = M.recall_at_fpr(y, score, rates=(0.0, 0.1, 1.0))
+    assert got == {"0": 0.25, "0.1": 0.75, "1": 1.0}
+    assert M.recall_at_fpr([1, 1], [0.2, 0.3]) is None

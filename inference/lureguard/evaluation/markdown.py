@@ -25,6 +25,9 @@ def render_report(report: dict[str, Any], plots: list[str]) -> str:
                   f"- PR-AUC {fmt(c['pr_auc'])} (95% CI {fmt(c.get('pr_auc_ci95'))}), "
                   f"ROC-AUC {fmt(c['roc_auc'])} (95% CI {fmt(c.get('roc_auc_ci95'))})",
                   f"- expected calibration error {fmt(d['calibration']['ece'])}",
+                  *([f"- recall at a false-positive rate of "
+                     f"{' / '.join(f'{float(r):.0%}' for r in c['recall_at_fpr'])}: "
+                     f"{' / '.join(fmt(v) for v in c['recall_at_fpr'].values())}"] if c.get("recall_at_fpr") else []),
                   f"- macro tactic PR-AUC: conversation level {fmt(d.get('tactic_macro_conversation_pr_auc'))}, "
                   f"message level {fmt(d.get('tactic_macro_message_pr_auc'))}", "",
                   "| operating point | threshold | precision | recall | F1 | FPR (95% CI) | F-latency | median delay |",

@@ -10,7 +10,7 @@ import math
 from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score
+from sklearn.metrics import average_precision_score, precision_recall_curve, roc_auc_score, roc_curve
 
 F_LATENCY_P = math.log(3) / (90 - 1)  # penalty 0.5 at the 90th message (Vogt, Leser and Akbik, 2021)
 
@@ -39,6 +39,17 @@ def best_f1_threshold(y_true: Sequence[int], y_score: Sequence[float]) -> float:
 def roc_auc(y_true: Sequence[int], y_score: Sequence[float]) -> float | None:
     y_true = np.asarray(y_true)
     return float(roc_auc_score(y_true, y_score)) if 0 < y_true.sum() < len(y_true) else None
+
+
+def recall_at_fpr(y_true: Sequence[int], y_score: Sequence[float], *,
+                  rates: Sequence[float] = (0.01, 0.03, 0.05, 0.10)) -> dict[str, float] | None:
+    """The best recall whose false-positive rate stays within each of ``rates``: how two models compare at
+    the same cost to the people wrongly flagged, whatever thresholds they ship with. None with one class."""
+    y_true = np.asarray(y_true)
+    if not 0 < y_true.sum() < len(y_true):
+        return None
+    fpr, tpr, _ = roc_curve(y_true, y_score)
+    return {f"{r:g}": float(tpr[fpr <= r + 1e-12].max()) for r in rates}
 
 
 def confusion_rates(y_true: Sequence[int], flagged: Sequence[bool]) -> dict[str, float | int | None]:

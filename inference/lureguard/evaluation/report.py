@@ -70,6 +70,7 @@ def evaluate(convs: Sequence[Conversation], outputs: Sequence[dict[str, Any]], *
     conv_level: dict[str, Any] = {"pr_auc": M.pr_auc(y, risk), "roc_auc": M.roc_auc(y, risk)}
     if 0 < y.sum() < len(y):
         conv_level["pr_curve"] = M.pr_curve_points(y, risk)
+        conv_level["recall_at_fpr"] = M.recall_at_fpr(y, risk)
     if bootstrap and 0 < y.sum() < len(y):
         conv_level["pr_auc_ci95"] = M.bootstrap_ci(M.pr_auc, [y, risk], n=bootstrap)
         conv_level["roc_auc_ci95"] = M.bootstrap_ci(M.roc_auc, [y, risk], n=bootstrap)
