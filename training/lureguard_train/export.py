@@ -92,24 +92,24 @@ def optimise(path: Path, out: Path, hidden: int = 384, heads: int = 12) -> Path:
 FP32_FEED_FORWARD_LAYERS = (1,)
 
 
-def feed_forward_outputs(path: Path, hidden: int, intermediate: int) -> list[str]:
-    """Names of the encoder's feed-forward output products, layer by layer: the MatMuls whose constant
-    weight maps the intermediate width back to the hidden one."""
+def weight_products(path: Path) -> dict[str, tuple[int, ...]]:
+    """The graph's fp32 matrix products with a constant weight, by name, with that weight's shape."""
     import onnx
 
     graph = onnx.load(str(path)).graph
     shapes = {t.name: tuple(t.dims) for t in graph.initializer}
-    return [n.name for n in graph.node
-            if n.op_type == "MatMul" and shapes.get(n.input[1]) == (intermediate, hidden)]
+    return {n.name: shapes[n.input[1]] for n in graph.node if n.op_type == "MatMul" and n.input[1] in shapes}
+
+
+def feed_forward_outputs(path: Path, hidden: int, intermediate: int) -> list[str]:
+    """Names of the encoder's feed-forward output products, layer by layer: the MatMuls whose constant
+    weight maps the intermediate width back to the hidden one."""
+    return [name for name, shape in weight_products(path).items() if shape == (intermediate, hidden)]
 
 
 def float_weight_products(path: Path) -> list[str]:
     """Names of the matrix products with a constant weight that a (quantised) graph still runs in fp32."""
-    import onnx
-
-    graph = onnx.load(str(path)).graph
-    weights = {t.name for t in graph.initializer}
-    return [n.name for n in graph.node if n.op_type == "MatMul" and any(i in weights for i in n.input)]
+    return list(weight_products(path))
 
 
 def quantise(path: Path, out: Path, *, fp32_products: tuple[str, ...] = ()) -> dict[str, int]:
