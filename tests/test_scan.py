@@ -57,6 +57,15 @@ def test_long_conversation_uses_windows_and_scores_every_message(detector):
     assert all(e.index < 50 for e in result.evidence)
 
 
+def test_risk_is_the_latest_estimate_within_a_window(detector):
+    convs = [conv(i, n=6) for i in range(12)]  # the tiny model's window is 8 messages
+    results = detector.score(convs)
+    estimates = [s.risk for s in detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]]
+                                                          for c in convs])]
+    assert [r.risk for r in results] == [round(float(e[-1]), 4) for e in estimates]
+    assert any(e[-1] < e.max() for e in estimates)  # an estimate fell, so a running maximum would differ
+
+
 def test_live_conversation_matches_batch_scoring_within_a_window(detector):
     c = conv(3, n=6)
     live = detector.stream("c3")

@@ -13,6 +13,6 @@ from .reading import read_records
 from .scan import scan
 from .taxonomy import TACTIC_IDS, TACTICS
 
-__version__ = "0.6.0"  # the release and the shipped model; pyproject.toml and exports read it here
+__version__ = "0.9.0"  # the release and the shipped model; pyproject.toml and exports read it here
 __all__ = ["Conversation", "Detector", "Evidence", "LiveConversation", "Message", "ReadError", "ScanResult",
            "TACTICS", "TACTIC_IDS", "read_records", "scan", "validate_conversation", "__version__"]

@@ -41,8 +41,7 @@ def _demo(args: argparse.Namespace) -> int:
     for conv, result in zip(conversations, results):
         verdict = "FLAGGED" if result.flagged else "ok"
         platform = (conv.meta or {}).get("platform", "")
-        print(f"{result.id:<8} {platform:<14} risk {result.risk:5.2f}  {verdict}"
-              + (f"  (from message {result.first_flag_index})" if result.first_flag_index is not None else ""))
+        print(f"{result.id:<8} {platform:<14} risk {result.risk:5.2f}  {verdict}" + _flag_note(result))
         top = sorted(result.tactics.items(), key=lambda kv: -kv[1])[:3]
         print("    tactics: " + ", ".join(f"{t} {s:.2f}" for t, s in top))
         for e in result.evidence:
@@ -53,6 +52,15 @@ def _demo(args: argparse.Namespace) -> int:
         print(f"    most likely pursuer: {pursuer[0]} ({pursuer[1]:.2f})\n")
     print("Scores are signals for human review, never a verdict on a person.")
     return 0
+
+
+def _flag_note(result) -> str:
+    """When the flag was raised; the risk can fall again as the conversation goes on (lureguard.risk)."""
+    if result.first_flag_index is None:
+        return ""
+    if result.flagged:
+        return f"  (from message {result.first_flag_index})"
+    return f"  (over the threshold at message {result.first_flag_index}, cleared by the end)"
 
 
 def _scan(args: argparse.Namespace) -> int:

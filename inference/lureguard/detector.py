@@ -25,6 +25,7 @@ from .artifacts import (CONVERSATION_FILE, ENCODER_FILE, OPERATING_POINTS, SHIPP
                         load_model_config)
 from .batching import Layout, MessageTokenizer, equal_length_groups, layout
 from .conversation import Conversation, Message, ReadError, parse_conversation
+from .risk import is_checkpoint, risk_trace
 from .taxonomy import TACTIC_IDS
 
 LOGIT_OUTPUTS = ("tactic_logits", "risk_logits", "actor_logits")
@@ -217,8 +218,8 @@ class Detector:
         return [self.calibrate(t, r, a) for t, r, a in zip(tactic, risk, actor)]
 
     def calibrate(self, tactic: np.ndarray, risk: np.ndarray, actor: np.ndarray) -> MessageScores:
-        # Platt scaling fitted on validation; monotone, so the running maximum of calibrated risk is
-        # the calibration of the running maximum that was fitted.
+        # Platt scaling fitted on validation; monotone, so the risk trace of calibrated risk is the
+        # calibration of the trace that was fitted.
         return MessageScores(_sigmoid(tactic * self._tactic_scale + self._tactic_bias),
                              _sigmoid(risk * self._scale["risk"] + self._bias["risk"]),
                              _sigmoid(actor * self._scale["actor"] + self._bias["actor"]))
@@ -227,9 +228,9 @@ class Detector:
 
     def _result(self, conv: Conversation, scores: MessageScores, *, include_text: bool) -> ScanResult:
         threshold = self.threshold
-        running = np.maximum.accumulate(scores.risk)  # a conversation once flagged stays flagged
-        risk = float(running[-1])
-        crossed = np.flatnonzero(running >= threshold)
+        trace = risk_trace(scores.risk, self.config.max_messages)  # see lureguard.risk
+        risk = float(trace[-1])
+        crossed = np.flatnonzero(trace >= threshold)
         evidence = []
         passing = scores.tactics >= self._tactic_threshold
         for i in np.flatnonzero(passing.any(axis=1)):
@@ -246,7 +247,7 @@ class Detector:
             tactics={t: _round(scores.tactics[:, k].max()) for k, t in enumerate(TACTIC_IDS)},
             evidence=evidence, actors=actors,
             first_flag_index=int(crossed[0]) if crossed.size else None, model=self.name, meta=conv.meta,
-            message_risk=[_round(x) for x in running])
+            message_risk=[_round(x) for x in trace])
 
     def score(self, conversations: Iterable[Conversation | Mapping[str, Any]], *, include_text: bool = True,
               batch_messages: int = 512) -> list[ScanResult]:
@@ -291,7 +292,7 @@ class LiveConversation:
         self._messages: deque[tuple[str, str]] = deque(maxlen=window)  # only the context window is kept
         self._vectors: deque[np.ndarray] = deque(maxlen=window)
         self._count = 0
-        self._peak = 0.0
+        self._settled = 0.0  # the highest risk read at a checkpoint (lureguard.risk)
         self._first_flag: int | None = None
         self._authors: dict[str, float] = {}
 
@@ -309,12 +310,15 @@ class LiveConversation:
         scores = detector.calibrate(tactic[0], risk[0], actor[0])
         conv = Conversation(id=self._id, messages=tuple(Message(author=a, text=t) for a, t in window), meta=self._meta)
         result = detector._result(conv, scores, include_text=True)
-        self._peak = max(self._peak, float(scores.risk[-1]))
-        if self._first_flag is None and self._peak >= detector.threshold:
+        now = float(scores.risk[-1])
+        risk = max(now, self._settled)
+        if is_checkpoint(self._count - 1, detector.config.max_messages):
+            self._settled = risk
+        if self._first_flag is None and risk >= detector.threshold:
             self._first_flag = self._count - 1
         self._authors[author] = max(self._authors.get(author, 0.0), _round(scores.actor[-1]))
         return ScanResult(
-            id=self._id, risk=_round(self._peak), flagged=self._peak >= detector.threshold,
+            id=self._id, risk=_round(risk), flagged=risk >= detector.threshold,
             tactics=result.tactics,
             evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
             actors=dict(self._authors), first_flag_index=self._first_flag, model=detector.name,

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 
 from lureguard.detector import Detector
+from lureguard.risk import risk_trace
 from lureguard.evaluation.metrics import best_f1_threshold
 from lureguard.taxonomy import TACTIC_IDS
 
@@ -62,7 +63,8 @@ def calibrate(detector: Detector, convs: Sequence[dict[str, Any]]) -> dict[str, 
     raw = detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]] for c in convs],
                                   calibrated=False)
     labels = np.array([c["label"] for c in convs])
-    risk_logit = np.array([r.risk.max() for r in raw])
+    # The conversation's risk is read as the runtime reads it (lureguard.risk), so the fit matches.
+    risk_logit = np.array([risk_trace(r.risk, detector.config.max_messages)[-1] for r in raw])
     truth = [targets(c) for c in convs]
     tactic_logits = np.concatenate([r.tactics for r in raw])
     tactic_truth = np.concatenate([t[0] for t in truth])

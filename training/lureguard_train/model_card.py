@@ -86,7 +86,12 @@ def render(metrics: dict[str, Any], config: dict[str, Any], *, metrics_path: str
              f"window {config['max_messages']} messages; {config['max_length']} tokens per message.",
              "- Why this design: each message is encoded once, so scanning cost grows with the number of messages, "
              "not with messages times context length; the causal conversation model gives the same scores a live "
-             "platform gets message by message, which makes the early-warning figure honest. Why fewer encoder "
+             "platform gets message by message, which makes the early-warning figure honest. The conversation's risk "
+             "is the latest estimate (held up in long conversations by the estimates read at each half-window "
+             "checkpoint, `lureguard.risk`), not the highest seen: the model is trained to be right once it has "
+             "read the conversation, and a running maximum kept every thin-context guess about an opening message "
+             "(on 0.9.0's test split it cost 0.016 PR-AUC and flagged 0.092 of negatives at `balanced` where the "
+             "latest estimate flags 0.054; `python benchmarks/risk_aggregation.py`). Why fewer encoder "
              "layers: logistic-regression probes on frozen mean-pooled vectors of the corpus's messages scored a "
              "macro tactic PR-AUC of 0.28 with all 6 MiniLM layers, 0.42 with the bottom 4, 0.42 with the "
              "bottom 3 and 0.40 with the bottom 2 (`python benchmarks/layer_probe.py`); each layer dropped is a "
