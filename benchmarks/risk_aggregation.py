@@ -9,6 +9,10 @@ threshold (precision >= 0.95) are fitted on --fit and applied to --data, so the 
 compare at thresholds each reading would really ship with. Ranking figures (PR-AUC, recall at a fixed
 false-positive rate) need no threshold. `latest` is what the runtime uses (lureguard.risk);
 `running max` is what lureguard used up to model 0.6.0.
+
+Then the same for each tactic's conversation score (macro PR-AUC over the 11 tactics, a conversation
+counting as positive for a tactic when any of its messages is tagged with it): the tactic's highest
+message score alone (up to 0.6.0), or times the conversation's risk (the runtime, lureguard.risk).
 """
 
 from __future__ import annotations
@@ -33,11 +37,35 @@ def readings(window: int) -> dict:
     }
 
 
+def conversations(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
 def estimates(detector, path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    convs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    convs = conversations(path)
     scores = detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]] for c in convs],
                                      calibrated=False)
     return [s.risk for s in scores], np.array([c["label"] for c in convs])
+
+
+def tactic_readings(detector, path: Path) -> dict[str, float]:
+    """Macro conversation-level tactic PR-AUC of the peak message score, alone and times the risk."""
+    from sklearn.metrics import average_precision_score
+
+    from lureguard.risk import conversation_tactics, risk_trace
+    from lureguard.taxonomy import TACTIC_IDS
+
+    convs = conversations(path)
+    scores = detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]] for c in convs])
+    truth = np.array([[any(t in m.get("tactics", []) for m in c["messages"]) for t in TACTIC_IDS] for c in convs])
+    window = detector.config.max_messages
+    read = {"peak": lambda s: conversation_tactics(s.tactics, 1.0),
+            "peak x risk (runtime)": lambda s: conversation_tactics(s.tactics, risk_trace(s.risk, window)[-1])}
+    out = {}
+    for name, f in read.items():
+        table = np.array([[f(s)[t] for t in TACTIC_IDS] for s in scores])
+        out[name] = float(np.mean([average_precision_score(truth[:, k], table[:, k]) for k in range(len(TACTIC_IDS))]))
+    return out
 
 
 def main() -> None:
@@ -69,6 +97,9 @@ def main() -> None:
         at = recall_at_fpr(data_y, data, rates=(0.01, 0.03, 0.05))
         print(f"{name:24s} {average_precision_score(data_y, data):7.3f} {cells[0]:>17s} {cells[1]:>18s} "
               f"{' / '.join(f'{v:.3f}' for v in at.values()):>21s}")
+    print(f"\nmacro conversation-level tactic PR-AUC on {args.data.name}:")
+    for name, value in tactic_readings(detector, args.data).items():
+        print(f"{name:24s} {value:7.3f}")
 
 
 if __name__ == "__main__":

@@ -38,3 +38,16 @@ def test_logits_and_probabilities_give_the_same_ordering():
     probabilities = 1 / (1 + np.exp(-logits))
     from_logits = 1 / (1 + np.exp(-risk_trace(logits, window=16)))
     assert np.allclose(from_logits, risk_trace(probabilities, window=16))
+
+
+def test_a_tactic_counts_for_the_conversation_as_far_as_the_conversation_is_a_pursuit():
+    from lureguard.risk import conversation_tactics
+    from lureguard.taxonomy import TACTIC_IDS
+
+    message_tactics = np.zeros((3, len(TACTIC_IDS)))
+    message_tactics[1, TACTIC_IDS.index("platform_move")] = 0.9  # "add me on snap"
+    cleared = conversation_tactics(message_tactics, risk=0.05)
+    pursued = conversation_tactics(message_tactics, risk=1.0)
+    assert cleared["platform_move"] == 0.045
+    assert pursued["platform_move"] == 0.9
+    assert set(pursued) == set(TACTIC_IDS) and pursued["job_lure"] == 0.0

@@ -76,6 +76,16 @@ def test_live_conversation_matches_batch_scoring_within_a_window(detector):
     assert last.first_flag_index == batch.first_flag_index
 
 
+def test_live_risk_never_falls_below_a_checkpoint_once_the_window_is_full(detector):
+    from lureguard.risk import is_checkpoint
+
+    live = detector.stream("long")
+    risks = [live.add(m["author"], m["text"]).risk for m in conv(5, n=30)["messages"]]
+    window = detector.config.max_messages
+    for k in (k for k in range(len(risks)) if is_checkpoint(k, window)):
+        assert min(risks[k:]) >= risks[k]
+
+
 def test_scoring_is_thread_safe(detector):
     convs = [conv(i, n=4) for i in range(8)]
     expected = [r.risk for r in detector.score(convs)]

@@ -25,7 +25,7 @@ from .artifacts import (CONVERSATION_FILE, ENCODER_FILE, OPERATING_POINTS, SHIPP
                         load_model_config)
 from .batching import Layout, MessageTokenizer, equal_length_groups, layout
 from .conversation import Conversation, Message, ReadError, parse_conversation
-from .risk import is_checkpoint, risk_trace
+from .risk import conversation_tactics, is_checkpoint, risk_trace
 from .taxonomy import TACTIC_IDS
 
 LOGIT_OUTPUTS = ("tactic_logits", "risk_logits", "actor_logits")
@@ -244,7 +244,7 @@ class Detector:
             actors[message.author] = max(actors.get(message.author, 0.0), _round(scores.actor[i]))
         return ScanResult(
             id=conv.id, risk=_round(risk), flagged=risk >= threshold,
-            tactics={t: _round(scores.tactics[:, k].max()) for k, t in enumerate(TACTIC_IDS)},
+            tactics=conversation_tactics(scores.tactics, risk),
             evidence=evidence, actors=actors,
             first_flag_index=int(crossed[0]) if crossed.size else None, model=self.name, meta=conv.meta,
             message_risk=[_round(x) for x in trace])
@@ -319,7 +319,7 @@ class LiveConversation:
         self._authors[author] = max(self._authors.get(author, 0.0), _round(scores.actor[-1]))
         return ScanResult(
             id=self._id, risk=_round(risk), flagged=risk >= detector.threshold,
-            tactics=result.tactics,
+            tactics=conversation_tactics(scores.tactics, risk),
             evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
             actors=dict(self._authors), first_flag_index=self._first_flag, model=detector.name,
             meta=self._meta)

@@ -12,11 +12,17 @@ context and could no longer hold the risk up. The risk is therefore never below 
 a *checkpoint*: the end of the first full window and then every half window (the scan's stride). Every
 message lies inside some checkpoint's context or the final one, so no evidence is forgotten, and a
 conversation that fits in one window is scored by its last message alone.
+
+A tactic exists only where someone pursues the pattern (a negative conversation has no tactic messages),
+so whether a conversation uses a tactic is read as the tactic's highest message score times the
+conversation's risk: a classmate's "add me on snap" in a conversation the model has cleared scores low.
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from .taxonomy import TACTIC_IDS
 
 
 def is_checkpoint(index: int, window: int) -> bool:
@@ -34,3 +40,9 @@ def risk_trace(message_risk: np.ndarray, window: int) -> np.ndarray:
         if is_checkpoint(m, window):
             settled = max(settled, r)
     return out
+
+
+def conversation_tactics(message_tactics: np.ndarray, risk: float) -> dict[str, float]:
+    """Each tactic's score for the whole conversation: its highest message score times the conversation's risk."""
+    peaks = np.asarray(message_tactics).max(axis=0) * float(risk)
+    return {t: float(round(float(peaks[k]), 4)) for k, t in enumerate(TACTIC_IDS)}
