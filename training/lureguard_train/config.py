@@ -32,6 +32,7 @@ class TrainConfig:
     encoder_layers: int = 6  # bottom MiniLM layers kept (of 6): each one dropped makes every message cheaper
     freeze_encoder_layers: int = 3  # bottom transformer layers kept frozen (speed against accuracy)
     hard_negative_weight: float = 1.0  # risk-loss weight of the corpus's hard negatives (real benign chat: 1)
+    last_message_risk_weight: float = 2.0  # extra risk-loss weight of the last message, whose risk the runtime reads
     max_pos_weight: float = 8.0
     patience: int = 2  # epochs without a better validation score before stopping
     checkpoint_every: int = 100  # optimizer steps between resumable checkpoints

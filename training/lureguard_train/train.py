@@ -64,19 +64,19 @@ def load_data(cfg: TrainConfig) -> tuple[list[dict], list[dict], list[dict]]:
     return train, validation, benign_pool
 
 
-def loss_fn(outputs, batch, pos_weight: torch.Tensor) -> torch.Tensor:
+def loss_fn(outputs, batch, pos_weight: torch.Tensor, last_weight: float = 2.0) -> torch.Tensor:
     tactic_logits, risk_logits, actor_logits = outputs
     mask = batch.mask
     tactic = F.binary_cross_entropy_with_logits(tactic_logits, batch.tactics, pos_weight=pos_weight,
                                                 reduction="none").sum(-1)
     risk = F.binary_cross_entropy_with_logits(risk_logits, batch.risk, reduction="none")
     actor = F.binary_cross_entropy_with_logits(actor_logits, batch.actor, reduction="none")
-    # The last message decides the conversation's risk: weight it like the rest of the conversation.
+    # The last message decides the conversation's risk (lureguard.risk): weigh it more than the others.
     last = torch.zeros_like(mask)
     last[torch.arange(mask.shape[0]), mask.sum(1).long() - 1] = 1.0
     # A false flag on a hard negative (a real recruiter, a couple, a parent) is a harm: weigh its risk more.
     risk = risk * batch.risk_weight.unsqueeze(1)
-    per_message = tactic + risk + 0.5 * actor + risk * last * 2.0
+    per_message = tactic + risk + 0.5 * actor + risk * last * last_weight
     return (per_message * mask).sum() / mask.sum()
 
 
@@ -189,7 +189,7 @@ def train(cfg: TrainConfig, *, resume: bool = True) -> Path:
                 break
             batch = collate(group, tokenizer, author_slots=cfg.author_slots,
                             hard_negative_weight=cfg.hard_negative_weight)
-            loss = loss_fn(model(**batch.inputs), batch, pos_weight)
+            loss = loss_fn(model(**batch.inputs), batch, pos_weight, cfg.last_message_risk_weight)
             optimizer.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
