@@ -37,27 +37,25 @@ def readings(window: int) -> dict:
     }
 
 
-def conversations(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+def scored(detector, path: Path) -> tuple[list, np.ndarray, np.ndarray]:
+    """Per-message logits of each conversation, its label, and its tactic truth [conversations, 11]."""
+    from lureguard.taxonomy import TACTIC_IDS
 
-
-def estimates(detector, path: Path) -> tuple[list[np.ndarray], np.ndarray]:
-    convs = conversations(path)
+    convs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     scores = detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]] for c in convs],
                                      calibrated=False)
-    return [s.risk for s in scores], np.array([c["label"] for c in convs])
+    truth = np.array([[any(t in m.get("tactics", []) for m in c["messages"]) for t in TACTIC_IDS] for c in convs])
+    return scores, np.array([c["label"] for c in convs]), truth
 
 
-def tactic_readings(detector, path: Path) -> dict[str, float]:
+def tactic_readings(detector, logits: list, truth: np.ndarray) -> dict[str, float]:
     """Macro conversation-level tactic PR-AUC of the peak message score, alone and times the risk."""
     from sklearn.metrics import average_precision_score
 
     from lureguard.risk import conversation_tactics, risk_trace
     from lureguard.taxonomy import TACTIC_IDS
 
-    convs = conversations(path)
-    scores = detector.message_scores([[(m["author"], m["text"]) for m in c["messages"]] for c in convs])
-    truth = np.array([[any(t in m.get("tactics", []) for m in c["messages"]) for t in TACTIC_IDS] for c in convs])
+    scores = [detector.calibrate(s.tactics, s.risk, s.actor) for s in logits]
     window = detector.config.max_messages
     read = {"peak": lambda s: conversation_tactics(s.tactics, 1.0),
             "peak x risk (runtime)": lambda s: conversation_tactics(s.tactics, risk_trace(s.risk, window)[-1])}
@@ -81,8 +79,9 @@ def main() -> None:
     args = parser.parse_args()
 
     detector = Detector.load(args.model)
-    fit_r, fit_y = estimates(detector, args.fit)
-    data_r, data_y = estimates(detector, args.data)
+    fit_scores, fit_y, _ = scored(detector, args.fit)
+    data_scores, data_y, data_truth = scored(detector, args.data)
+    fit_r, data_r = [s.risk for s in fit_scores], [s.risk for s in data_scores]
     print(f"{detector.name}: thresholds fitted on {args.fit.name} ({len(fit_y)}), measured on "
           f"{args.data.name} ({len(data_y)}, {int(data_y.sum())} positive)")
     print(f"{'reading':24s} {'PR-AUC':>7s} {'balanced R / FPR':>17s} {'high_prec R / FPR':>18s} "
@@ -98,7 +97,7 @@ def main() -> None:
         print(f"{name:24s} {average_precision_score(data_y, data):7.3f} {cells[0]:>17s} {cells[1]:>18s} "
               f"{' / '.join(f'{v:.3f}' for v in at.values()):>21s}")
     print(f"\nmacro conversation-level tactic PR-AUC on {args.data.name}:")
-    for name, value in tactic_readings(detector, args.data).items():
+    for name, value in tactic_readings(detector, data_scores, data_truth).items():
         print(f"{name:24s} {value:7.3f}")
 
 

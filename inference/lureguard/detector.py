@@ -226,19 +226,21 @@ class Detector:
 
     # -- results -------------------------------------------------------------------------------
 
+    def _evidence(self, messages: Sequence[Message], tactics: np.ndarray, *, include_text: bool,
+                  offset: int = 0) -> list[Evidence]:
+        """The messages whose tactic scores pass their thresholds; ``offset`` is the index of ``messages[0]``."""
+        passing = tactics >= self._tactic_threshold
+        return [Evidence(index=int(i) + offset, author=messages[i].author,
+                         tactics={TACTIC_IDS[t]: _round(tactics[i, t]) for t in np.flatnonzero(passing[i])},
+                         text=messages[i].text if include_text else None)
+                for i in np.flatnonzero(passing.any(axis=1))]
+
     def _result(self, conv: Conversation, scores: MessageScores, *, include_text: bool) -> ScanResult:
         threshold = self.threshold
         trace = risk_trace(scores.risk, self.config.max_messages)  # see lureguard.risk
         risk = float(trace[-1])
         crossed = np.flatnonzero(trace >= threshold)
-        evidence = []
-        passing = scores.tactics >= self._tactic_threshold
-        for i in np.flatnonzero(passing.any(axis=1)):
-            message = conv.messages[i]
-            evidence.append(Evidence(
-                index=int(i), author=message.author,
-                tactics={TACTIC_IDS[t]: _round(scores.tactics[i, t]) for t in np.flatnonzero(passing[i])},
-                text=message.text if include_text else None))
+        evidence = self._evidence(conv.messages, scores.tactics, include_text=include_text)
         actors: dict[str, float] = {}
         for i, message in enumerate(conv.messages):
             actors[message.author] = max(actors.get(message.author, 0.0), _round(scores.actor[i]))
@@ -308,8 +310,6 @@ class LiveConversation:
         lay = layout([window], author_slot_count=detector.config.author_slots)
         tactic, risk, actor = detector.read(np.stack([vectors[t] for t in lay.texts]), lay)
         scores = detector.calibrate(tactic[0], risk[0], actor[0])
-        conv = Conversation(id=self._id, messages=tuple(Message(author=a, text=t) for a, t in window), meta=self._meta)
-        result = detector._result(conv, scores, include_text=True)
         now = float(scores.risk[-1])
         risk = max(now, self._settled)
         if is_checkpoint(self._count - 1, detector.config.max_messages):
@@ -320,7 +320,8 @@ class LiveConversation:
         return ScanResult(
             id=self._id, risk=_round(risk), flagged=risk >= detector.threshold,
             tactics=conversation_tactics(scores.tactics, risk),
-            evidence=[Evidence(e.index + offset, e.author, e.tactics, e.text) for e in result.evidence],
+            evidence=detector._evidence([Message(author=a, text=t) for a, t in window], scores.tactics,
+                                        include_text=True, offset=offset),
             actors=dict(self._authors), first_flag_index=self._first_flag, model=detector.name,
             meta=self._meta)
 

@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import precision_recall_curve
 
 from lureguard.detector import Detector
-from lureguard.risk import risk_trace
 from lureguard.evaluation.metrics import best_f1_threshold
+from lureguard.risk import risk_trace
 from lureguard.taxonomy import TACTIC_IDS
 
 from .data import targets

@@ -64,7 +64,7 @@ def load_data(cfg: TrainConfig) -> tuple[list[dict], list[dict], list[dict]]:
     return train, validation, benign_pool
 
 
-def loss_fn(outputs, batch, pos_weight: torch.Tensor, last_weight: float = 2.0) -> torch.Tensor:
+def loss_fn(outputs, batch, pos_weight: torch.Tensor, last_weight: float) -> torch.Tensor:
     tactic_logits, risk_logits, actor_logits = outputs
     mask = batch.mask
     tactic = F.binary_cross_entropy_with_logits(tactic_logits, batch.tactics, pos_weight=pos_weight,
